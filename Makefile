@@ -1,0 +1,49 @@
+# The two commands of the README are `make run` and `make test`; everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 9443
+PYTEST_ARGS ?=
+
+.PHONY: run test check e2e e2e-controlplane unit bench goldens manifests crds clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/mesh-webhooks serve --local --port $(PORT)
+
+test: $(VENV)/.installed-test e2e-controlplane
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+check: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict webhooks
+
+e2e-controlplane:
+	@if command -v go >/dev/null 2>&1; then bash e2e/controlplane/build.sh; \
+	else echo "!!! go is not installed: the e2e control plane cannot be built, e2e tests will skip (fail under CI=true)"; fi
+
+e2e: $(VENV)/.installed-test e2e-controlplane
+	$(BIN)/pytest e2e $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

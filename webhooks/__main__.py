@@ -1,0 +1,3 @@
+from webhooks import cli
+
+raise SystemExit(cli.main())

@@ -1,0 +1,1 @@
+"""The AdmissionReview envelope shared by every webhook: models and response helpers."""

@@ -1,0 +1,52 @@
+"""Building AdmissionResponses: allow, deny, patch, warn. The request uid is always echoed."""
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from webhooks.admission.review import AdmissionRequest, AdmissionResponse, Status
+
+JsonPatch = Sequence[dict[str, Any]]
+
+
+def allow(request: AdmissionRequest, warnings: Sequence[str] = ()) -> AdmissionResponse:
+    return AdmissionResponse(uid=request.uid, allowed=True, warnings=list(warnings) or None)
+
+
+def deny(
+    request: AdmissionRequest,
+    message: str,
+    code: int = 400,
+    warnings: Sequence[str] = (),
+) -> AdmissionResponse:
+    return AdmissionResponse(
+        uid=request.uid,
+        allowed=False,
+        status=Status(code=code, message=message),
+        warnings=list(warnings) or None,
+    )
+
+
+def patched(
+    request: AdmissionRequest, operations: JsonPatch, warnings: Sequence[str] = ()
+) -> AdmissionResponse:
+    """Allow with an RFC 6902 patch. An empty patch sends neither patch nor patchType."""
+    if not operations:
+        return allow(request, warnings)
+    encoded = base64.b64encode(json.dumps(list(operations), separators=(",", ":")).encode())
+    return AdmissionResponse(
+        uid=request.uid,
+        allowed=True,
+        patch=encoded.decode("ascii"),
+        patch_type="JSONPatch",
+        warnings=list(warnings) or None,
+    )
+
+
+def decoded_patch(response: AdmissionResponse) -> list[dict[str, Any]]:
+    """The JSON Patch carried by a response, or [] when there is none."""
+    if response.patch is None:
+        return []
+    operations: list[dict[str, Any]] = json.loads(base64.b64decode(response.patch))
+    return operations

@@ -1,0 +1,1 @@
+"""Webhook certificates: issuing, storing the CA, rotating, and keeping caBundles right."""

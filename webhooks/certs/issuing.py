@@ -1,0 +1,137 @@
+"""Issue the CA and serving certificates (ECDSA P-256) and move them in and out of PEM."""
+
+import datetime
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_VALIDITY = datetime.timedelta(days=3650)
+SERVING_VALIDITY = datetime.timedelta(days=30)
+BACKDATE = datetime.timedelta(minutes=5)  # tolerates clock skew between us and the apiservers
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A certificate and its private key."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def create_ca(
+    common_name: str,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    validity: datetime.timedelta = CA_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> KeyPair:
+    """A self-signed CA. Passing the old key renews it so that old and new chains both verify."""
+    key = key or new_key()
+    start = (now or _now()) - BACKDATE
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    public_key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(public_key_id, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(cert, key)
+
+
+def _subject_alternative_names(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
+    entries: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            entries.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            entries.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(entries)
+
+
+def issue_serving_cert(
+    ca: KeyPair,
+    hosts: Sequence[str],
+    validity: datetime.timedelta = SERVING_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> KeyPair:
+    """A server certificate for `hosts` (DNS names or IPs), never outliving its CA."""
+    if not hosts:
+        raise ValueError("a serving certificate needs at least one host name")
+    key = new_key()
+    start = (now or _now()) - BACKDATE
+    end = min(start + validity, ca.cert.not_valid_after_utc)
+    ca_key_id = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(_subject_alternative_names(hosts), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_key_id),
+            critical=False,
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    return KeyPair(cert, key)
+
+
+def load_key_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
+    """Parse a PEM pair, refusing keys that are not ECDSA or do not match the certificate."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"expected an ECDSA private key, got {type(key).__name__}")
+    if key.public_key() != cert.public_key():
+        raise ValueError("the private key does not match the certificate")
+    return KeyPair(cert, key)

@@ -1,0 +1,54 @@
+"""Development certificates for `serve --local`: a CA and a loopback serving pair on disk."""
+
+import datetime
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from webhooks.certs import issuing
+
+logger = logging.getLogger(__name__)
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+RENEW_BEFORE = datetime.timedelta(days=10)
+
+
+@dataclass(frozen=True)
+class LocalCertPaths:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _usable(paths: LocalCertPaths, now: datetime.datetime) -> bool:
+    try:
+        ca = x509.load_pem_x509_certificate(paths.ca.read_bytes())
+        pair = issuing.load_key_pair(paths.cert.read_bytes(), paths.key.read_bytes())
+        pair.cert.verify_directly_issued_by(ca)
+    except (OSError, ValueError, TypeError) as error:
+        logger.info("local certificates missing or unusable", extra={"reason": str(error)})
+        return False
+    return pair.cert.not_valid_after_utc - now > RENEW_BEFORE
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+def ensure(directory: Path) -> LocalCertPaths:
+    """Reuse the certificates in `directory` if they are valid, else write a fresh set."""
+    paths = LocalCertPaths(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
+    now = datetime.datetime.now(datetime.UTC)
+    if _usable(paths, now):
+        return paths
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = issuing.create_ca("mesh-webhooks local CA")
+    serving = issuing.issue_serving_cert(ca, LOCAL_HOSTS)
+    _write(paths.ca, ca.cert_pem, 0o644)
+    _write(paths.key, serving.key_pem, 0o600)
+    _write(paths.cert, serving.cert_pem, 0o644)
+    logger.info("wrote local certificates", extra={"directory": str(directory)})
+    return paths

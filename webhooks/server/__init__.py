@@ -1,0 +1,1 @@
+"""The HTTPS admission server: FastAPI app, hot-reloading TLS, and the composition root."""

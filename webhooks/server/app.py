@@ -1,0 +1,181 @@
+"""The FastAPI app: the admission endpoints around pure handlers, plus health and metrics.
+
+Bodies are read and checked by hand rather than through FastAPI's model binding, so every bad
+input gets a status code and a message that say what is wrong (never FastAPI's 422).
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from webhooks.admission.review import AdmissionHandler, AdmissionReview, answer
+from webhooks.server import metrics
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+MAX_JSON_DEPTH = 128
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return False
+
+
+def _parse_json(body: bytes) -> Any:
+    # Counting brackets is cheap; only a body with enough of them can be too deep to walk.
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH:
+        try:
+            document = json.loads(body)
+        except RecursionError:
+            raise BadRequest(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        except ValueError as error:
+            raise BadRequest(400, f"request body is not valid JSON: {error}") from None
+        if _depth_exceeds(document, MAX_JSON_DEPTH):
+            raise BadRequest(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return document
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise BadRequest(400, f"request body is not valid JSON: {error}") from None
+
+
+def _parse_review(document: Any) -> AdmissionReview:
+    if not isinstance(document, dict):
+        raise BadRequest(400, "request body must be a JSON object (an AdmissionReview)")
+    if not isinstance(document.get("request"), dict):
+        raise BadRequest(400, "AdmissionReview has no request")
+    if not document["request"].get("uid"):
+        raise BadRequest(400, "AdmissionReview request has no uid")
+    try:
+        return AdmissionReview.model_validate(document)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}"
+            for issue in error.errors(include_url=False)[:5]
+        )
+        raise BadRequest(400, f"invalid AdmissionReview: {problems}") from None
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise BadRequest(415, f"Content-Type must be application/json, got {content_type!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise BadRequest(413, f"request body is larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BadRequest(413, f"request body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _log_admission(
+    path: str, review: AdmissionReview, result: AdmissionReview, start: float
+) -> None:
+    request, response = review.request, result.response
+    assert request is not None
+    assert response is not None
+    logger.info(
+        "admission",
+        extra={
+            "path": path,
+            "uid": request.uid,
+            "kind": request.kind.kind,
+            "object": f"{request.namespace}/{request.object_name}",
+            "operation": request.operation,
+            "allowed": response.allowed,
+            "patched": response.patch is not None,
+            "reason": response.status.message if response.status else "",
+            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+        },
+    )
+
+
+def _admission_endpoint(
+    path: str, handler: AdmissionHandler, max_body_bytes: int
+) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        start = time.perf_counter()
+        review: AdmissionReview | None = None
+        response: Response
+        try:
+            review = _parse_review(_parse_json(await _read_body(request, max_body_bytes)))
+            assert review.request is not None
+            result = answer(review.api_version, handler(review.request))
+        except BadRequest as bad:
+            status, response = bad.status, _error(bad.status, bad.message)
+            logger.warning("bad admission request", extra={"path": path, "error": bad.message})
+        except Exception:
+            uid = review.request.uid if review and review.request else ""
+            logger.exception("admission handler failed", extra={"path": path, "uid": uid})
+            status = 500
+            response = _error(500, f"internal error while handling admission request {uid}")
+        else:
+            status = 200
+            response = Response(json.dumps(result.to_json_dict()), media_type="application/json")
+            _log_admission(path, review, result, start)
+        metrics.REQUESTS.labels(path, str(status)).inc()
+        metrics.LATENCY.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    return endpoint
+
+
+def create_app(
+    handlers: Mapping[str, AdmissionHandler],
+    is_ready: Callable[[], bool],
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """`handlers` maps a path (e.g. "/inject") to the pure function that answers it."""
+    app = FastAPI(title="mesh-webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    for path, handler in handlers.items():
+        app.add_api_route(
+            path, _admission_endpoint(path, handler, max_body_bytes), methods=["POST"]
+        )
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz")
+    def readyz() -> PlainTextResponse:
+        if is_ready():
+            return PlainTextResponse("ok")
+        return PlainTextResponse("not ready", status_code=503)
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

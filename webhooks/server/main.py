@@ -1,0 +1,131 @@
+"""The composition root: the one place that wires certificates, handlers, the app and uvicorn."""
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from webhooks.admission.responses import allow
+from webhooks.admission.review import AdmissionHandler
+from webhooks.certs import local as local_certs
+from webhooks.server import metrics
+from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, create_app
+from webhooks.server.tls import ReloadableTLS, ServingCert, watch_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 9443
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    cert_poll_seconds: float = 2.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_handlers(settings: ServerSettings) -> dict[str, AdmissionHandler]:
+    """The admission cores behind each path."""
+    return {"/inject": allow, "/validate": allow}
+
+
+def _record_cert(cert: ServingCert) -> None:
+    metrics.CERT_NOT_AFTER.set(cert.not_after.timestamp())
+    metrics.CERT_RELOADS.inc()
+
+
+def build_server(
+    settings: ServerSettings, tls: ReloadableTLS, is_ready: Callable[[], bool]
+) -> uvicorn.Server:
+    app = create_app(build_handlers(settings), is_ready, settings.max_body_bytes)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context_factory=tls.uvicorn_factory(),
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return uvicorn.Server(config)
+
+
+async def run_server(server: uvicorn.Server, background: list[Coroutine[Any, Any, None]]) -> None:
+    """Serve until uvicorn is told to stop (SIGTERM/SIGINT), then cancel background work."""
+    tasks = [asyncio.ensure_future(job) for job in background]
+    try:
+        await server.serve()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def serve_files(settings: ServerSettings) -> None:
+    """Serve with a certificate pair from files, reloading it whenever the files change."""
+    assert settings.cert_file is not None
+    assert settings.key_file is not None
+    tls = ReloadableTLS()
+    tls.on_reload(_record_cert)
+    try:
+        tls.load_files(settings.cert_file, settings.key_file)
+    except (OSError, ValueError) as error:
+        logger.error("no usable serving certificate yet", extra={"error": str(error)})
+    server = build_server(settings, tls, lambda: tls.loaded)
+    watcher = watch_files(tls, settings.cert_file, settings.key_file, settings.cert_poll_seconds)
+    await run_server(server, [watcher])
+
+
+def local_banner(ca_pem: bytes, port: int, ca_path: Path) -> str:
+    sample = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "00000000-0000-0000-0000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "default",
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "hello", "namespace": "default"},
+                "spec": {"containers": [{"name": "hello", "image": "nginx"}]},
+            },
+        },
+    }
+    ca_bundle = base64.b64encode(ca_pem).decode()
+    return "\n".join(
+        [
+            f"mesh-webhooks is serving on https://127.0.0.1:{port} (local mode)",
+            f"caBundle (base64 of {ca_path}):",
+            ca_bundle,
+            "",
+            "Try it:",
+            f"curl --cacert {ca_path} -H 'Content-Type: application/json' \\",
+            f"  https://127.0.0.1:{port}/inject -d '{json.dumps(sample, separators=(',', ':'))}'",
+            "",
+        ]
+    )
+
+
+def serve_local(port: int, certs_dir: Path, print_fn: Callable[[str], None] = print) -> None:
+    """`serve --local`: self-generated certificates under certs_dir, loopback only."""
+    paths = local_certs.ensure(certs_dir)
+    print_fn(local_banner(paths.ca.read_bytes(), port, paths.ca))
+    settings = ServerSettings(host="127.0.0.1", port=port, cert_file=paths.cert, key_file=paths.key)
+    asyncio.run(serve_files(settings))
