@@ -58,3 +58,31 @@ def app_probe_path(container: str, kind: ProbeKind) -> str:
 
 def app_lifecycle_path(container: str, kind: LifecycleKind) -> str:
     return f"/app-lifecycle/{container}/{kind}"
+
+# Injection (issue 3). The agent (webhooks/proxy) reads the same names.
+# Env of the istio-proxy container; identity comes from the downward API.
+POD_NAME_ENV: Final = "POD_NAME"  # metadata.name
+POD_NAMESPACE_ENV: Final = "POD_NAMESPACE"  # metadata.namespace
+INSTANCE_IP_ENV: Final = "INSTANCE_IP"  # status.podIP
+SERVICE_ACCOUNT_ENV: Final = "SERVICE_ACCOUNT"  # spec.serviceAccountName
+NODE_NAME_ENV: Final = "NODE_NAME"  # spec.nodeName
+PROXY_CONFIG_ENV: Final = "PROXY_CONFIG"  # JSON: statusPort, concurrency, terminationDrainDuration…
+PROXY_LOG_LEVEL_ENV: Final = "PROXY_LOG_LEVEL"  # Envoy's -l
+PROXY_COMPONENT_LOG_LEVEL_ENV: Final = "PROXY_COMPONENT_LOG_LEVEL"  # Envoy's --component-log-level
+
+# Volumes of an injected pod and where the proxy mounts them.
+ENVOY_VOLUME: Final = "istio-envoy"  # Memory emptyDir: the rendered bootstrap, Envoy's files
+ENVOY_DIR: Final = "/etc/istio/proxy"
+PODINFO_VOLUME: Final = "istio-podinfo"  # downward API: files "labels" and "annotations"
+PODINFO_DIR: Final = "/etc/istio/pod"
+BOOTSTRAP_VOLUME: Final = "istio-bootstrap"  # the bootstrap ConfigMap, read-only
+BOOTSTRAP_DIR: Final = "/etc/istio/bootstrap"
+DEFAULT_BOOTSTRAP_CONFIGMAP: Final = "mesh-webhooks-bootstrap"
+
+# Pod annotations and labels the injector writes or reads.
+INJECT_ANNOTATION: Final = "sidecar.istio.io/inject"  # deprecated: the label wins
+CANONICAL_NAME_LABEL: Final = "service.istio.io/canonical-name"
+CANONICAL_REVISION_LABEL: Final = "service.istio.io/canonical-revision"
+DEFAULT_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-container"
+DEFAULT_LOGS_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-logs-container"
+PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
