@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert-file", type=Path, help="serve this certificate (hot-reloaded)")
     parser.add_argument("--tls-key-file", type=Path, help="the key of --tls-cert-file")
     parser.add_argument(
+        "--cert-poll-seconds", type=float, default=2.0, help="how often certificate files are checked"
+    )
+    parser.add_argument(
         "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 above this"
     )
 
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         cert_file=args.tls_cert_file,
         key_file=args.tls_key_file,
         max_body_bytes=args.max_body_bytes,
+        cert_poll_seconds=args.cert_poll_seconds,
     )
     asyncio.run(main.serve_files(settings))
     return 0

@@ -1,0 +1,245 @@
+"""The real admission server over TLS on loopback: contract, bad input, metrics, readiness."""
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests import servers
+from webhooks.admission import responses
+from webhooks.admission.review import AdmissionRequest, AdmissionResponse
+from webhooks.certs import issuing
+from webhooks.server.app import create_app
+from webhooks.server.tls import ReloadableTLS
+
+CA = issuing.create_ca("test CA")
+SERVING = issuing.issue_serving_cert(CA, ["localhost", "127.0.0.1"])
+
+
+def exploding_handler(request: AdmissionRequest) -> AdmissionResponse:
+    raise RuntimeError("secret internals")
+
+
+def deny_everything(request: AdmissionRequest) -> AdmissionResponse:
+    return responses.deny(request, "denied by test", code=403)
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    tls = ReloadableTLS()
+    tls.load_pem(SERVING.cert_pem, SERVING.key_pem)
+    handlers = {
+        "/inject": responses.allow,
+        "/validate": deny_everything,
+        "/boom": exploding_handler,
+    }
+    app = create_app(handlers, lambda: tls.loaded, max_body_bytes=64 * 1024)
+    with servers.serve_app_in_thread(app, tls) as bound:
+        yield bound
+
+
+@pytest.fixture
+def client(port: int) -> Iterator[httpx.Client]:
+    context = servers.client_context(CA.cert_pem)
+    with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context) as session:
+        yield session
+
+
+def review(api_version: str = "admission.k8s.io/v1", uid: str = "1234") -> dict[str, object]:
+    return {
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "namespace": "default",
+            "object": {"metadata": {"name": "p"}},
+        },
+    }
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_the_chain_verifies_with_the_generated_ca_for_ip_and_name(port: int, host: str) -> None:
+    cert = servers.peer_certificate(port, CA.cert_pem, host=host)
+    assert cert.serial_number == SERVING.cert.serial_number
+
+
+def test_a_host_name_not_in_the_certificate_fails_verification(port: int) -> None:
+    with pytest.raises(OSError, match="Hostname mismatch"):
+        servers.peer_certificate(port, CA.cert_pem, host="webhook.example.com")
+
+
+def test_tls_1_2_is_the_minimum(port: int) -> None:
+    import socket
+    import ssl
+
+    from webhooks.server.tls import new_server_context
+
+    assert new_server_context().minimum_version == ssl.TLSVersion.TLSv1_2
+    capped = servers.client_context(CA.cert_pem)
+    capped.maximum_version = ssl.TLSVersion.TLSv1_2
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        capped.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() == "TLSv1.2"
+
+
+@pytest.mark.parametrize("version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+def test_reviews_are_answered_in_their_own_version_with_the_uid(
+    client: httpx.Client, version: str
+) -> None:
+    reply = client.post("/inject", json=review(version, uid="u-" + version))
+    assert reply.status_code == 200
+    assert reply.json() == {
+        "apiVersion": version,
+        "kind": "AdmissionReview",
+        "response": {"uid": "u-" + version, "allowed": True},
+    }
+
+
+def test_denials_are_http_200_with_status(client: httpx.Client) -> None:
+    reply = client.post("/validate", json=review())
+    assert reply.status_code == 200
+    assert reply.json()["response"] == {
+        "uid": "1234",
+        "allowed": False,
+        "status": {"code": 403, "message": "denied by test"},
+    }
+
+
+def post_raw(
+    client: httpx.Client, body: bytes, content_type: str = "application/json"
+) -> httpx.Response:
+    return client.post("/inject", content=body, headers={"Content-Type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b"{not json", "application/json", 400, "request body is not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "nested deeper than"),
+        (json.dumps(review()).encode(), "text/plain", 415, "Content-Type must be application/json"),
+        (b"", "application/json", 400, "not valid JSON"),
+        (b"[]", "application/json", 400, "must be a JSON object"),
+        (
+            b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}',
+            "application/json",
+            400,
+            "AdmissionReview has no request",
+        ),
+        (
+            b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}',
+            "application/json",
+            400,
+            "request has no uid",
+        ),
+        (
+            b'{"apiVersion": "v9", "kind": "AdmissionReview", "request": {"uid": "x"}}',
+            "application/json",
+            400,
+            "invalid AdmissionReview: apiVersion",
+        ),
+        (
+            b'{"apiVersion": "admission.k8s.io/v1", "request": {"uid": "x", "operation": "EAT"}}',
+            "application/json",
+            400,
+            "request.operation",
+        ),
+    ],
+    ids=[
+        "not-json",
+        "too-deep",
+        "wrong-content-type",
+        "empty",
+        "not-an-object",
+        "no-request",
+        "no-uid",
+        "bad-api-version",
+        "bad-operation",
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    client: httpx.Client, body: bytes, content_type: str, status: int, message: str
+) -> None:
+    reply = post_raw(client, body, content_type)
+    assert reply.status_code == status
+    assert message in reply.json()["error"]
+    assert "Traceback" not in reply.text
+
+
+def test_json_just_within_the_depth_limit_is_fine(client: httpx.Client) -> None:
+    document = review()
+    nested: dict[str, object] = {}
+    document["request"]["object"]["deep"] = nested  # type: ignore[index]
+    for _ in range(100):
+        nested["x"] = nested = {}
+    assert post_raw(client, json.dumps(document).encode()).status_code == 200
+
+
+def test_a_body_over_the_limit_gets_413(client: httpx.Client) -> None:
+    reply = post_raw(client, b" " * (64 * 1024 + 1))
+    assert reply.status_code == 413
+    assert "larger than 65536 bytes" in reply.json()["error"]
+
+
+def test_a_body_over_the_limit_without_content_length_gets_413(client: httpx.Client) -> None:
+    chunks = iter([b" " * 40_000, b" " * 40_000])
+    reply = client.post("/inject", content=chunks, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+
+
+def test_a_failing_handler_gives_a_short_500_naming_the_uid(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = client.post("/boom", json=review(uid="uid-500"))
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal error while handling admission request uid-500"}
+    assert "secret internals" not in reply.text
+    failure = next(r for r in caplog.records if r.getMessage() == "admission handler failed")
+    assert failure.__dict__["uid"] == "uid-500"
+
+
+def test_fastapi_422_is_never_used(client: httpx.Client) -> None:
+    reply = post_raw(client, b'{"apiVersion": "admission.k8s.io/v1", "request": {"uid": 5}}')
+    assert reply.status_code == 400
+
+
+def test_health_readiness_and_metrics(client: httpx.Client) -> None:
+    client.post("/inject", json=review())
+    assert client.get("/healthz").text == "ok"
+    assert client.get("/readyz").status_code == 200
+    text = client.get("/metrics").text
+    assert 'webhook_requests_total{code="200",path="/inject"}' in text
+    assert 'webhook_request_duration_seconds_bucket{le="0.001",path="/inject"}' in text
+
+
+def test_readyz_is_503_until_the_server_says_it_is_ready() -> None:
+    tls = ReloadableTLS()
+    tls.load_pem(SERVING.cert_pem, SERVING.key_pem)
+    ready = False
+    app = create_app({}, lambda: ready)
+    context = servers.client_context(CA.cert_pem)
+    with servers.serve_app_in_thread(app, tls) as bound:
+        url = f"https://127.0.0.1:{bound}/readyz"
+        assert httpx.get(url, verify=context).status_code == 503
+        ready = True
+        assert httpx.get(url, verify=context).status_code == 200
+
+
+def test_admission_log_lines_carry_the_request_facts(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    client.post("/validate", json=review(uid="log-me"))
+    line = next(r for r in caplog.records if r.getMessage() == "admission")
+    facts = line.__dict__
+    assert facts["uid"] == "log-me"
+    assert facts["kind"] == "Pod"
+    assert facts["object"] == "default/p"
+    assert facts["operation"] == "CREATE"
+    assert facts["allowed"] is False
+    assert facts["duration_ms"] >= 0

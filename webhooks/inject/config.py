@@ -1,0 +1,255 @@
+"""The injector's configuration: a camelCase YAML file validated into a frozen model, and a store
+that reloads it on change while keeping the last good one in force."""
+
+import asyncio
+import hashlib
+import logging
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from webhooks import mesh
+
+logger = logging.getLogger(__name__)
+
+NativeMode = Literal["auto", "true", "false"]
+InterceptionMode = Literal["REDIRECT", "TPROXY", "NONE"]
+FIRST_NATIVE_SIDECAR_VERSION = (1, 29)  # SidecarContainers is on by default from 1.29
+DEFAULT_CONFIG_RESOURCE = "default-config.yaml"
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message says why."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
+
+
+def is_quantity(value: str) -> bool:
+    """A non-negative Kubernetes resource quantity, such as 100m, 1.5, 128Mi or 1e3."""
+    return bool(_QUANTITY.match(value))
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a port (1-65535)")
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
+
+
+class SelectorRequirement(_Model):
+    key: str = Field(min_length=1)
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: tuple[str, ...] = ()
+
+
+class LabelSelector(_Model):
+    """A metav1.LabelSelector: every matchLabels entry and every expression must hold."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.match_labels and not self.match_expressions
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(key) != value for key, value in self.match_labels.items()):
+            return False
+        for requirement in self.match_expressions:
+            present, value = requirement.key in labels, labels.get(requirement.key)
+            holds = {
+                "In": present and value in requirement.values,
+                "NotIn": not present or value not in requirement.values,
+                "Exists": present,
+                "DoesNotExist": not present,
+            }[requirement.operator]
+            if not holds:
+                return False
+        return True
+
+
+class Resources(_Model):
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class Traffic(_Model):
+    """Defaults of the traffic.sidecar.istio.io/* annotations (istio-iptables flags)."""
+
+    interception_mode: InterceptionMode = "REDIRECT"
+    include_outbound_ip_ranges: str = "*"
+    exclude_outbound_ip_ranges: str = ""
+    include_inbound_ports: str = "*"
+    exclude_inbound_ports: str = ""
+    include_outbound_ports: str = ""
+    exclude_outbound_ports: str = ""
+    exclude_interfaces: str = ""
+
+
+class Readiness(_Model):
+    initial_delay_seconds: int = Field(default=0, ge=0)
+    period_seconds: int = Field(default=15, ge=1)
+    failure_threshold: int = Field(default=4, ge=1)
+    startup_failure_threshold: int = Field(default=600, ge=1)
+
+
+class InjectConfig(_Model):
+    """Everything the injector needs that is not in the pod. See docs/injection.md."""
+
+    policy: Literal["enabled", "disabled"] = "enabled"
+    revision: str = "default"
+    proxy_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
+    init_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    proxy_command: tuple[str, ...] = ("mesh-webhooks", "agent")
+    init_command: tuple[str, ...] = ("mesh-webhooks", "iptables")
+    proxy_resources: Resources = Resources(
+        requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "2", "memory": "1Gi"}
+    )
+    never_inject_selector: tuple[LabelSelector, ...] = ()
+    always_inject_selector: tuple[LabelSelector, ...] = ()
+    native_sidecars: NativeMode = "auto"
+    status_port: Port = mesh.STATUS_PORT
+    rewrite_app_http_probe: bool = True
+    enable_prometheus_merge: bool = True
+    hold_application_until_proxy_starts: bool = False
+    ignored_namespaces: tuple[str, ...] = (
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "local-path-storage",
+    )
+    bootstrap_config_map: str = Field(default=mesh.DEFAULT_BOOTSTRAP_CONFIGMAP, min_length=1)
+    log_level: str = "warning"
+    component_log_level: str = "misc:error"
+    termination_drain_duration: str = "5s"
+    concurrency: int | None = Field(default=None, ge=0)
+    traffic: Traffic = Traffic()
+    readiness: Readiness = Readiness()
+
+    @field_validator("native_sidecars", mode="before")
+    @classmethod
+    def _yaml_bools(cls, value: Any) -> Any:
+        # `nativeSidecars: true` in YAML is a bool; the mode is a word.
+        return str(value).lower() if isinstance(value, bool) else value
+
+    @field_validator("proxy_command", "init_command")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(value):
+            raise ValueError("must be a non-empty list of non-empty strings")
+        return value
+
+    @field_validator("proxy_resources")
+    @classmethod
+    def _quantities(cls, value: Resources) -> Resources:
+        for kind, quantities in (("requests", value.requests), ("limits", value.limits)):
+            for resource, quantity in quantities.items():
+                if not is_quantity(quantity):
+                    raise ValueError(f"{kind}.{resource}: {quantity!r} is not a quantity")
+        return value
+
+
+def resolve_native_sidecars(mode: NativeMode, server_version: tuple[int, int] | None) -> bool:
+    """`auto` means native when the cluster is known to be >= 1.29; unknown means classic."""
+    if mode == "auto":
+        return server_version is not None and server_version >= FIRST_NATIVE_SIDECAR_VERSION
+    return mode == "true"
+
+
+def _describe(error: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}"
+        for issue in error.errors(include_url=False)
+    )
+
+
+def parse_config(text: str, source: str = "<config>") -> InjectConfig:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: must be a YAML mapping, got {type(document).__name__}")
+    try:
+        return InjectConfig.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise ConfigError(f"{source}: invalid injection config: {_describe(error)}") from None
+
+
+def load_config(path: Path) -> InjectConfig:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    return parse_config(text, str(path))
+
+
+def default_config() -> InjectConfig:
+    """The built-in default: the committed example file, shipped in the package."""
+    text = resources.files("webhooks.inject").joinpath(DEFAULT_CONFIG_RESOURCE).read_text()
+    return parse_config(text, DEFAULT_CONFIG_RESOURCE)
+
+
+class ConfigStore:
+    """The config in force. `reload()` swaps in a changed file only if it is valid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        text = self._read()
+        self.current = parse_config(text, str(path))  # no last good yet: an error is fatal
+        self._digest = hashlib.sha256(text.encode()).digest()
+
+    def get(self) -> InjectConfig:
+        return self.current
+
+    def _read(self) -> str:
+        try:
+            return self.path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{self.path}: cannot read: {error}") from None
+
+    def reload(self) -> bool:
+        """True if a new config is now in force. Errors are logged, never raised."""
+        try:
+            text = self._read()
+        except ConfigError as error:
+            logger.warning("cannot read injection config", extra={"error": str(error)})
+            return False
+        digest = hashlib.sha256(text.encode()).digest()
+        if digest == self._digest:
+            return False
+        self._digest = digest
+        try:
+            self.current = parse_config(text, str(self.path))
+        except ConfigError as error:
+            logger.error(
+                "new injection config refused, keeping the previous one",
+                extra={"error": str(error), "path": str(self.path)},
+            )
+            return False
+        logger.info("injection config reloaded", extra={"path": str(self.path)})
+        return True
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Poll the file's content hash (ConfigMap volumes swap through symlinks)."""
+        while True:
+            await asyncio.sleep(interval)
+            self.reload()
