@@ -43,7 +43,8 @@ e2e: $(VENV)/.installed-test e2e-controlplane
 	$(BIN)/pytest e2e $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@for script in bench/bench_*.py; do name=$$(basename $$script .py); \
+		echo "== $$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

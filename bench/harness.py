@@ -1,0 +1,163 @@
+"""Side-by-side admission throughput: our endpoints against a do-nothing one on the same stack.
+
+The server runs in its own process (`python -m bench.harness serve`) with the real handlers
+from the composition root plus `/noop`, which answers allowed without looking at the request.
+Load comes from wrk (a C load generator, so the client is not the bottleneck), one path at a
+time, alternating, best of several rounds.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("{body}", "rb"))
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def line(self) -> str:
+        return (
+            f"{self.path:<12} {self.requests_per_second:9.0f} req/s   p50 {self.p50_ms:7.3f} ms"
+            f"   p99 {self.p99_ms:7.3f} ms   errors {self.errors}"
+        )
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is needed for the benchmarks: apt-get install wrk")
+    return found
+
+
+def _milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(path: str, output: str) -> Result:
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    if rps is None or "50" not in percentiles:
+        raise RuntimeError(f"cannot read wrk output:\n{output}")
+    return Result(
+        path, float(rps.group(1)), _milliseconds(percentiles["50"]),
+        _milliseconds(percentiles["99"]), errors,
+    )  # fmt: skip
+
+
+def run_wrk(port: int, path: str, body: bytes, seconds: float = 5, connections: int = 8) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file, script = Path(tmp, "body.json"), Path(tmp, "post.lua")
+        body_file.write_bytes(body)
+        script.write_text(WRK_SCRIPT.format(body=body_file))
+        command = [
+            ensure_wrk(), "--latency", "-t1", f"-c{connections}", f"-d{seconds}s",
+            "-s", str(script), f"https://127.0.0.1:{port}{path}",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return parse_wrk(path, done.stdout)
+
+
+@contextlib.contextmanager
+def bench_server() -> Iterator[int]:
+    """The real server (real handlers, TLS, uvloop) plus /noop, in a child process."""
+    from tests import servers
+    from webhooks.certs import issuing
+
+    ca = issuing.create_ca("bench CA")
+    pair = issuing.issue_serving_cert(ca, ["127.0.0.1"])
+    port = servers.free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = servers.write_pair(Path(tmp), pair)
+        command = [sys.executable, "-m", "bench.harness", "serve", str(port), str(cert), str(key)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    servers.peer_certificate(port, ca.cert_pem)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("benchmark server did not start") from None
+                    time.sleep(0.05)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def compare(port: int, path: str, body: bytes, rounds: int = 3, seconds: float = 4) -> str:
+    """Alternate floor and subject; keep each one's best round (least disturbed by noise)."""
+    floor: list[Result] = []
+    subject: list[Result] = []
+    run_wrk(port, "/noop", body, seconds=1)  # warm-up
+    run_wrk(port, path, body, seconds=1)
+    for _ in range(rounds):
+        floor.append(run_wrk(port, "/noop", body, seconds))
+        subject.append(run_wrk(port, path, body, seconds))
+    best_floor = max(floor, key=lambda r: r.requests_per_second)
+    best = max(subject, key=lambda r: r.requests_per_second)
+    cost_ratio = best_floor.requests_per_second / best.requests_per_second
+    return "\n".join(
+        [
+            best_floor.line(),
+            best.line(),
+            f"cost ratio {path} / floor (time per request): {cost_ratio:.2f}x"
+            f"   p50 ratio: {best.p50_ms / best_floor.p50_ms:.2f}x",
+        ]
+    )
+
+
+def _serve(port: int, cert: Path, key: Path) -> None:
+    from webhooks.admission import responses
+    from webhooks.server import main
+
+    settings = main.ServerSettings(host="127.0.0.1", port=port, cert_file=cert, key_file=key)
+    original = main.build_handlers
+
+    def with_floor(settings: main.ServerSettings) -> dict[str, main.AdmissionHandler]:
+        return {**original(settings), "/noop": responses.allow}
+
+    main.build_handlers = with_floor
+    asyncio.run(main.serve_files(settings))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve")
+    serve.add_argument("port", type=int)
+    serve.add_argument("cert", type=Path)
+    serve.add_argument("key", type=Path)
+    args = parser.parse_args()
+    _serve(args.port, args.cert, args.key)
