@@ -1,0 +1,162 @@
+"""The Envoy bootstrap: the packaged static template plus this pod's identity, rendered at start.
+
+The template is `bootstrap.yaml` next to this module, or the bootstrap ConfigMap's copy when one
+is mounted. Rendering never edits the template; it returns a new dict for one pod.
+"""
+
+import copy
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from webhooks import mesh
+
+logger = logging.getLogger(__name__)
+
+BOOTSTRAP_FILE = "bootstrap.yaml"
+RENDERED_FILE = "envoy-rev.json"  # Envoy picks its parser by extension: .json is JSON
+WELL_KNOWN_PORTS = frozenset(mesh.RESERVED_PORTS)
+WORKLOAD_NAME_ENV = "ISTIO_META_WORKLOAD_NAME"
+# Labels that name the workload, most specific first (Istio's canonical-name order).
+_NAME_LABELS = (mesh.CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")
+
+
+class BootstrapError(Exception):
+    """A bootstrap template that cannot be used, with a message for the user."""
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    name: str = "unknown"
+    namespace: str = "default"
+    ip: str = ""
+    service_account: str = ""
+    node_name: str = ""
+    workload: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.name}.{self.namespace}"
+
+    @property
+    def workload_name(self) -> str:
+        named = next((self.labels[k] for k in _NAME_LABELS if self.labels.get(k)), "")
+        return named or self.workload or self.name
+
+    @property
+    def cluster(self) -> str:
+        return f"{self.workload_name}.{self.namespace}"
+
+
+def parse_downward_file(text: str) -> dict[str, str]:
+    """Parse a downward-API labels/annotations file: one `key="go-quoted value"` per line."""
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, quoted = line.partition("=")
+        if not sep or not key:
+            continue
+        try:
+            value = json.loads(quoted)  # Go's strconv.Quote output is JSON for printable text
+        except ValueError:
+            value = quoted.strip('"')
+        result[key] = str(value)
+    return result
+
+
+def read_pod_identity(env: Mapping[str, str], podinfo_dir: Path) -> PodIdentity:
+    labels_file = podinfo_dir / "labels"
+    try:
+        labels = parse_downward_file(labels_file.read_text())
+    except OSError:
+        labels = {}
+    return PodIdentity(
+        name=env.get(mesh.POD_NAME_ENV) or "unknown",
+        namespace=env.get(mesh.POD_NAMESPACE_ENV) or "default",
+        ip=env.get(mesh.INSTANCE_IP_ENV, ""),
+        service_account=env.get(mesh.SERVICE_ACCOUNT_ENV, ""),
+        node_name=env.get(mesh.NODE_NAME_ENV, ""),
+        workload=env.get(WORKLOAD_NAME_ENV, ""),
+        labels=labels,
+    )
+
+
+def packaged_template() -> dict[str, Any]:
+    text = resources.files("webhooks.proxy").joinpath(BOOTSTRAP_FILE).read_text()
+    return _as_mapping(yaml.safe_load(text), "packaged bootstrap")
+
+
+def load_template(override_dir: Path | None) -> dict[str, Any]:
+    """The ConfigMap's bootstrap.yaml when it is present and sound, else the packaged one."""
+    override = override_dir / BOOTSTRAP_FILE if override_dir else None
+    if override is None or not override.is_file():
+        return packaged_template()
+    try:
+        return _as_mapping(yaml.safe_load(override.read_text()), str(override))
+    except (OSError, yaml.YAMLError, BootstrapError) as error:
+        # Refuse the bad file and keep the packaged bootstrap so the pod still gets a proxy.
+        logger.error(
+            "bootstrap override refused, using the packaged bootstrap",
+            extra={"path": str(override), "error": str(error)},
+        )
+        return packaged_template()
+
+
+def _as_mapping(document: object, source: str) -> dict[str, Any]:
+    if not isinstance(document, dict) or "static_resources" not in document:
+        raise BootstrapError(f"{source}: not an Envoy bootstrap (a mapping with static_resources)")
+    return document
+
+
+def render(template: Mapping[str, Any], pod: PodIdentity, port_offset: int = 0) -> dict[str, Any]:
+    """A copy of `template` carrying the pod's node identity and workload stats tag."""
+    config = copy.deepcopy(dict(template))
+    node = config.setdefault("node", {})
+    node["id"] = pod.node_id
+    node["cluster"] = pod.cluster
+    node["metadata"] = {
+        **node.get("metadata", {}),
+        "NAME": pod.name,
+        "NAMESPACE": pod.namespace,
+        "INSTANCE_IPS": pod.ip,
+        "SERVICE_ACCOUNT": pod.service_account,
+        "NODE_NAME": pod.node_name,
+        "WORKLOAD_NAME": pod.workload_name,
+        "LABELS": dict(pod.labels),
+    }
+    for tag in config.get("stats_config", {}).get("stats_tags", []):
+        if tag.get("tag_name") == "mesh_workload":
+            tag["fixed_value"] = pod.workload_name
+    if port_offset:
+        _shift_ports(config, port_offset)
+    return config
+
+
+def _shift_ports(node: Any, offset: int) -> None:
+    """Move every well-known port by `offset` (tests run several sidecars on one host)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("port_value", "destination_port") and value in WELL_KNOWN_PORTS:
+                node[key] = value + offset
+            else:
+                _shift_ports(value, offset)
+    elif isinstance(node, list):
+        for item in node:
+            _shift_ports(item, offset)
+
+
+def write_rendered(config: Mapping[str, Any], workdir: Path) -> Path:
+    """Write atomically so Envoy never reads half a file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / RENDERED_FILE
+    partial = target.with_suffix(".tmp")
+    partial.write_text(json.dumps(config, separators=(",", ":")))
+    os.replace(partial, target)
+    return target
