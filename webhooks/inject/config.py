@@ -34,12 +34,12 @@ class _Model(BaseModel):
     )
 
 
-_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
+_QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?")
 
 
 def is_quantity(value: str) -> bool:
     """A non-negative Kubernetes resource quantity, such as 100m, 1.5, 128Mi or 1e3."""
-    return bool(_QUANTITY.match(value))
+    return bool(_QUANTITY.fullmatch(value))
 
 
 def _port(value: int) -> int:
@@ -92,8 +92,8 @@ class Traffic(_Model):
     """Defaults of the traffic.sidecar.istio.io/* annotations (istio-iptables flags)."""
 
     interception_mode: InterceptionMode = "REDIRECT"
-    include_outbound_ip_ranges: str = "*"
-    exclude_outbound_ip_ranges: str = ""
+    include_outbound_ip_ranges: str = Field(default="*", alias="includeOutboundIPRanges")
+    exclude_outbound_ip_ranges: str = Field(default="", alias="excludeOutboundIPRanges")
     include_inbound_ports: str = "*"
     exclude_inbound_ports: str = ""
     include_outbound_ports: str = ""
@@ -125,7 +125,7 @@ class InjectConfig(_Model):
     always_inject_selector: tuple[LabelSelector, ...] = ()
     native_sidecars: NativeMode = "auto"
     status_port: Port = mesh.STATUS_PORT
-    rewrite_app_http_probe: bool = True
+    rewrite_app_http_probe: bool = Field(default=True, alias="rewriteAppHTTPProbe")
     enable_prometheus_merge: bool = True
     hold_application_until_proxy_starts: bool = False
     ignored_namespaces: tuple[str, ...] = (

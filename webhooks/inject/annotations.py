@@ -1,0 +1,329 @@
+"""Pod annotations that tune injection: parsed and checked once, into per-pod settings.
+
+A bad value raises AnnotationError, which names the annotation and the value; the webhook turns
+it into allowed:false. Every setting falls back to the InjectConfig default.
+"""
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import yaml
+
+from webhooks.inject.config import InjectConfig, InterceptionMode, is_quantity
+
+PROXY_IMAGE = "sidecar.istio.io/proxyImage"
+PROXY_CPU = "sidecar.istio.io/proxyCPU"
+PROXY_MEMORY = "sidecar.istio.io/proxyMemory"
+PROXY_CPU_LIMIT = "sidecar.istio.io/proxyCPULimit"
+PROXY_MEMORY_LIMIT = "sidecar.istio.io/proxyMemoryLimit"
+LOG_LEVEL = "sidecar.istio.io/logLevel"
+COMPONENT_LOG_LEVEL = "sidecar.istio.io/componentLogLevel"
+INTERCEPTION_MODE = "sidecar.istio.io/interceptionMode"
+NATIVE_SIDECAR = "sidecar.istio.io/nativeSidecar"
+REWRITE_PROBES = "sidecar.istio.io/rewriteAppHTTPProbers"
+USER_VOLUME = "sidecar.istio.io/userVolume"
+USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount"
+STATUS_PORT = "status.sidecar.istio.io/port"
+READINESS_INITIAL_DELAY = "readiness.status.sidecar.istio.io/initialDelaySeconds"
+READINESS_PERIOD = "readiness.status.sidecar.istio.io/periodSeconds"
+READINESS_FAILURE_THRESHOLD = "readiness.status.sidecar.istio.io/failureThreshold"
+PROXY_CONFIG = "proxy.istio.io/config"
+MERGE_METRICS = "prometheus.istio.io/merge-metrics"
+_TRAFFIC = "traffic.sidecar.istio.io/"
+INCLUDE_OUTBOUND_IP_RANGES = _TRAFFIC + "includeOutboundIPRanges"
+EXCLUDE_OUTBOUND_IP_RANGES = _TRAFFIC + "excludeOutboundIPRanges"
+INCLUDE_INBOUND_PORTS = _TRAFFIC + "includeInboundPorts"
+EXCLUDE_INBOUND_PORTS = _TRAFFIC + "excludeInboundPorts"
+INCLUDE_OUTBOUND_PORTS = _TRAFFIC + "includeOutboundPorts"
+EXCLUDE_OUTBOUND_PORTS = _TRAFFIC + "excludeOutboundPorts"
+EXCLUDE_INTERFACES = _TRAFFIC + "excludeInterfaces"
+
+RESOURCE_ANNOTATIONS = {
+    PROXY_CPU: ("requests", "cpu"),
+    PROXY_MEMORY: ("requests", "memory"),
+    PROXY_CPU_LIMIT: ("limits", "cpu"),
+    PROXY_MEMORY_LIMIT: ("limits", "memory"),
+}
+ENVOY_LOG_LEVELS = frozenset(
+    {"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}
+)
+SUPPORTED_PROXY_CONFIG = (
+    "holdApplicationUntilProxyStarts",
+    "concurrency",
+    "terminationDrainDuration",
+)
+_TRUE, _FALSE = (
+    frozenset({"1", "t", "T", "true", "TRUE", "True"}),
+    frozenset({"0", "f", "F", "false", "FALSE", "False"}),
+)
+_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+_INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+_T = TypeVar("_T")
+
+
+class InjectionError(ValueError):
+    """The pod cannot be injected as it is; the message tells the user why."""
+
+
+class AnnotationError(InjectionError):
+    def __init__(self, key: str, value: str, why: str) -> None:
+        super().__init__(f"invalid value {value!r} for annotation {key!r}: {why}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one pod gets: the config defaults with the pod's annotations applied."""
+
+    native: bool
+    proxy_image: str
+    status_port: int
+    interception_mode: str
+    include_outbound_ip_ranges: str
+    exclude_outbound_ip_ranges: str
+    include_inbound_ports: str
+    exclude_inbound_ports: str
+    include_outbound_ports: str
+    exclude_outbound_ports: str
+    exclude_interfaces: str
+    resources: dict[str, dict[str, str]]
+    log_level: str
+    component_log_level: str
+    readiness_initial_delay: int
+    readiness_period: int
+    readiness_failure_threshold: int
+    hold_application: bool
+    concurrency: int | None
+    drain_duration: str
+    rewrite_probes: bool
+    merge_metrics: bool
+    user_volumes: tuple[dict[str, Any], ...]
+    user_volume_mounts: tuple[dict[str, Any], ...]
+    ignored_proxy_config: tuple[str, ...]
+
+
+def parse_bool(key: str, value: str) -> bool:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise AnnotationError(key, value, "want true or false")
+
+
+def _int(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(key: str, value: str) -> int:
+        if not value.strip().isdigit() or not low <= int(value) <= high:
+            raise AnnotationError(key, value, f"want an integer from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def _port_list(star: bool) -> Callable[[str, str], str]:
+    def parse(key: str, value: str) -> str:
+        if star and value.strip() == "*":
+            return value.strip()
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if not part.isdigit() or not 0 < int(part) < 65536:
+                raise AnnotationError(key, value, f"{part!r} is not a port (1-65535)")
+        return value
+
+    return parse
+
+
+def _cidr_list(star: bool) -> Callable[[str, str], str]:
+    def parse(key: str, value: str) -> str:
+        if star and value.strip() == "*":
+            return value.strip()
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise AnnotationError(key, value, f"{part!r} is not a CIDR") from None
+        return value
+
+    return parse
+
+
+def _interfaces(key: str, value: str) -> str:
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if not _INTERFACE.fullmatch(part):
+            raise AnnotationError(key, value, f"{part!r} is not an interface name")
+    return value
+
+
+def _mode(key: str, value: str) -> InterceptionMode:
+    if value not in ("REDIRECT", "TPROXY", "NONE"):
+        raise AnnotationError(key, value, "want REDIRECT, TPROXY or NONE")
+    return cast(InterceptionMode, value)
+
+
+def _quantity(key: str, value: str) -> str:
+    if not is_quantity(value):
+        raise AnnotationError(key, value, "not a Kubernetes quantity (e.g. 100m, 128Mi)")
+    return value
+
+
+def _log_level(key: str, value: str) -> str:
+    if value not in ENVOY_LOG_LEVELS:
+        raise AnnotationError(key, value, f"want one of {', '.join(sorted(ENVOY_LOG_LEVELS))}")
+    return value
+
+
+def _component_log_level(key: str, value: str) -> str:
+    for part in value.split(","):
+        component, _, level = part.strip().partition(":")
+        if not component or level not in ENVOY_LOG_LEVELS:
+            raise AnnotationError(key, value, "want component:level[,component:level…]")
+    return value
+
+
+def _image(key: str, value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise AnnotationError(key, value, "not an image reference")
+    return value
+
+
+def _get(
+    annotations: Mapping[str, str], key: str, parse: Callable[[str, str], _T], default: _T
+) -> _T:
+    value = annotations.get(key)
+    return default if value is None else parse(key, value)
+
+
+def _named_objects(key: str, value: str, field: str) -> tuple[dict[str, Any], ...]:
+    """userVolume / userVolumeMount: a JSON object mapping a volume name to its spec."""
+    try:
+        document = json.loads(value)
+    except ValueError as error:
+        raise AnnotationError(key, value, f"not JSON: {error}") from None
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        raise AnnotationError(key, value, f"want a JSON object of volume name to {field}")
+    return tuple({"name": name, **spec} for name, spec in document.items())
+
+
+def _proxy_config(
+    value: str | None, config: InjectConfig
+) -> tuple[bool, int | None, str, tuple[str, ...]]:
+    """proxy.istio.io/config: the fields our agent honours, and the names of the ignored ones."""
+    hold, concurrency = config.hold_application_until_proxy_starts, config.concurrency
+    drain = config.termination_drain_duration
+    if value is None:
+        return hold, concurrency, drain, ()
+    try:
+        document = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise AnnotationError(PROXY_CONFIG, value, "not YAML or JSON") from None
+    document = {} if document is None else document
+    if not isinstance(document, dict):
+        raise AnnotationError(PROXY_CONFIG, value, "want a ProxyConfig mapping")
+    if "holdApplicationUntilProxyStarts" in document:
+        hold = document["holdApplicationUntilProxyStarts"]
+        if not isinstance(hold, bool):
+            raise AnnotationError(
+                PROXY_CONFIG, value, "holdApplicationUntilProxyStarts: want a bool"
+            )
+    if "concurrency" in document:
+        concurrency = document["concurrency"]
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 0:
+            raise AnnotationError(PROXY_CONFIG, value, "concurrency: want an integer >= 0")
+    if "terminationDrainDuration" in document:
+        drain = document["terminationDrainDuration"]
+        if not isinstance(drain, str) or not _DURATION.fullmatch(drain):
+            raise AnnotationError(PROXY_CONFIG, value, "terminationDrainDuration: want e.g. 5s")
+    ignored = tuple(sorted(str(k) for k in document if k not in SUPPORTED_PROXY_CONFIG))
+    return hold, concurrency, drain, ignored
+
+
+def _resources(annotations: Mapping[str, str], config: InjectConfig) -> dict[str, dict[str, str]]:
+    """Unlike Istio, an annotation replaces one field and the other defaults stay."""
+    defaults = config.proxy_resources
+    resources = {"requests": dict(defaults.requests), "limits": dict(defaults.limits)}
+    for key, (kind, resource) in RESOURCE_ANNOTATIONS.items():
+        if key in annotations:
+            resources[kind][resource] = _quantity(key, annotations[key])
+    return {kind: values for kind, values in resources.items() if values}
+
+
+def _user_mounts(annotations: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    value = annotations.get(USER_VOLUME_MOUNT)
+    if value is None:
+        return ()
+    mounts = _named_objects(USER_VOLUME_MOUNT, value, "volumeMount")
+    if not all(isinstance(mount.get("mountPath"), str) for mount in mounts):
+        raise AnnotationError(USER_VOLUME_MOUNT, value, "every mount needs a mountPath")
+    return mounts
+
+
+def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
+    """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it."""
+    traffic, readiness, get = config.traffic, config.readiness, annotations.get
+    hold, concurrency, drain, ignored = _proxy_config(get(PROXY_CONFIG), config)
+    user_volume = get(USER_VOLUME)
+    return Settings(
+        native=_get(annotations, NATIVE_SIDECAR, parse_bool, native),
+        proxy_image=_get(annotations, PROXY_IMAGE, _image, config.proxy_image),
+        status_port=_get(annotations, STATUS_PORT, _int(1, 65535), config.status_port),
+        interception_mode=_get(annotations, INTERCEPTION_MODE, _mode, traffic.interception_mode),
+        include_outbound_ip_ranges=_get(
+            annotations,
+            INCLUDE_OUTBOUND_IP_RANGES,
+            _cidr_list(True),
+            traffic.include_outbound_ip_ranges,
+        ),
+        exclude_outbound_ip_ranges=_get(
+            annotations,
+            EXCLUDE_OUTBOUND_IP_RANGES,
+            _cidr_list(False),
+            traffic.exclude_outbound_ip_ranges,
+        ),
+        include_inbound_ports=_get(
+            annotations, INCLUDE_INBOUND_PORTS, _port_list(True), traffic.include_inbound_ports
+        ),
+        exclude_inbound_ports=_get(
+            annotations, EXCLUDE_INBOUND_PORTS, _port_list(False), traffic.exclude_inbound_ports
+        ),
+        include_outbound_ports=_get(
+            annotations, INCLUDE_OUTBOUND_PORTS, _port_list(False), traffic.include_outbound_ports
+        ),
+        exclude_outbound_ports=_get(
+            annotations, EXCLUDE_OUTBOUND_PORTS, _port_list(False), traffic.exclude_outbound_ports
+        ),
+        exclude_interfaces=_get(
+            annotations, EXCLUDE_INTERFACES, _interfaces, traffic.exclude_interfaces
+        ),
+        resources=_resources(annotations, config),
+        log_level=_get(annotations, LOG_LEVEL, _log_level, config.log_level),
+        component_log_level=_get(
+            annotations, COMPONENT_LOG_LEVEL, _component_log_level, config.component_log_level
+        ),
+        readiness_initial_delay=_get(
+            annotations,
+            READINESS_INITIAL_DELAY,
+            _int(0, 2**31 - 1),
+            readiness.initial_delay_seconds,
+        ),
+        readiness_period=_get(
+            annotations, READINESS_PERIOD, _int(1, 2**31 - 1), readiness.period_seconds
+        ),
+        readiness_failure_threshold=_get(
+            annotations,
+            READINESS_FAILURE_THRESHOLD,
+            _int(1, 2**31 - 1),
+            readiness.failure_threshold,
+        ),
+        hold_application=hold,
+        concurrency=concurrency,
+        drain_duration=drain,
+        rewrite_probes=_get(annotations, REWRITE_PROBES, parse_bool, config.rewrite_app_http_probe),
+        merge_metrics=_get(annotations, MERGE_METRICS, parse_bool, config.enable_prometheus_merge),
+        user_volumes=()
+        if user_volume is None
+        else _named_objects(USER_VOLUME, user_volume, "volume"),
+        user_volume_mounts=_user_mounts(annotations),
+        ignored_proxy_config=ignored,
+    )

@@ -1,0 +1,108 @@
+"""Whether a pod that reached the webhook gets a sidecar, and why: a pure function of the pod.
+
+The chart's webhook selectors decide which pods reach us at all (docs/injection.md has the whole
+table). Inside, the first rule that applies wins:
+
+    1. spec.hostNetwork: true                          skip  host-network
+    2. namespace in config.ignoredNamespaces           skip  ignored-namespace
+    3. label sidecar.istio.io/inject "true"/"false"    inject/skip  label-true/-false
+       else annotation of the same name (deprecated)   inject/skip  annotation-true/-false
+       any other value of either is ignored, with a warning
+    4. config.neverInjectSelector matches              skip  never-inject-selector
+    5. config.alwaysInjectSelector matches             inject  always-inject-selector
+    6. config.policy                                   policy-enabled / policy-disabled
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from webhooks import mesh
+from webhooks.inject.config import InjectConfig
+
+
+class Reason(StrEnum):
+    HOST_NETWORK = "host-network"
+    IGNORED_NAMESPACE = "ignored-namespace"
+    LABEL_TRUE = "label-true"
+    LABEL_FALSE = "label-false"
+    ANNOTATION_TRUE = "annotation-true"
+    ANNOTATION_FALSE = "annotation-false"
+    NEVER_INJECT_SELECTOR = "never-inject-selector"
+    ALWAYS_INJECT_SELECTOR = "always-inject-selector"
+    POLICY_ENABLED = "policy-enabled"
+    POLICY_DISABLED = "policy-disabled"
+
+
+MESSAGES = {
+    Reason.HOST_NETWORK: "pod uses the host network",
+    Reason.IGNORED_NAMESPACE: "namespace is ignored by the injector",
+    Reason.LABEL_TRUE: "pod label sidecar.istio.io/inject is true",
+    Reason.LABEL_FALSE: "pod label sidecar.istio.io/inject is false",
+    Reason.ANNOTATION_TRUE: "pod annotation sidecar.istio.io/inject (deprecated) is true",
+    Reason.ANNOTATION_FALSE: "pod annotation sidecar.istio.io/inject (deprecated) is false",
+    Reason.NEVER_INJECT_SELECTOR: "pod labels match the neverInjectSelector",
+    Reason.ALWAYS_INJECT_SELECTOR: "pod labels match the alwaysInjectSelector",
+    Reason.POLICY_ENABLED: "injection policy is enabled",
+    Reason.POLICY_DISABLED: "injection policy is disabled",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    inject: bool
+    reason: Reason
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        verdict = "inject" if self.inject else "skip"
+        return f"{verdict}: {MESSAGES[self.reason]}"
+
+
+def _explicit(
+    labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> tuple[Decision | None, tuple[str, ...]]:
+    """Step 3: the label beats the deprecated annotation; other values count as unset."""
+    warnings: list[str] = []
+    for source, values in (("label", labels), ("annotation", annotations)):
+        value = values.get(mesh.INJECT_LABEL)
+        if value is None:
+            continue
+        if value in ("true", "false"):
+            reason = Reason(f"{source}-{value}")
+            if source == "annotation":
+                warnings.append(
+                    f"the annotation {mesh.INJECT_ANNOTATION}={value} is deprecated and cannot "
+                    f"make the webhook see a pod; use the label {mesh.INJECT_LABEL}={value}"
+                )
+            return Decision(value == "true", reason, tuple(warnings)), ()
+        if value != "":
+            warnings.append(
+                f"{source} {mesh.INJECT_LABEL}={value!r} is ignored: "
+                "only 'true' and 'false' are accepted"
+            )
+        if source == "label":
+            break  # a present label, even a bad one, hides the annotation
+    return None, tuple(warnings)
+
+
+def decide(pod: Mapping[str, Any], namespace: str, config: InjectConfig) -> Decision:
+    spec = pod.get("spec") or {}
+    metadata = pod.get("metadata") or {}
+    if spec.get("hostNetwork"):
+        return Decision(False, Reason.HOST_NETWORK)
+    if (metadata.get("namespace") or namespace) in config.ignored_namespaces:
+        return Decision(False, Reason.IGNORED_NAMESPACE)
+    labels = metadata.get("labels") or {}
+    explicit, warnings = _explicit(labels, metadata.get("annotations") or {})
+    if explicit is not None:
+        return explicit
+    if any(s.matches(labels) for s in config.never_inject_selector if not s.empty):
+        return Decision(False, Reason.NEVER_INJECT_SELECTOR, warnings)
+    if any(s.matches(labels) for s in config.always_inject_selector if not s.empty):
+        return Decision(True, Reason.ALWAYS_INJECT_SELECTOR, warnings)
+    if config.policy == "enabled":
+        return Decision(True, Reason.POLICY_ENABLED, warnings)
+    return Decision(False, Reason.POLICY_DISABLED, warnings)

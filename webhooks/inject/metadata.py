@@ -1,0 +1,84 @@
+"""Pod labels and annotations written by injection, including the sidecar.istio.io/status record."""
+
+import json
+import re
+from typing import Any
+
+from webhooks import mesh
+
+_CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")
+
+
+def workload_name(metadata: dict[str, Any]) -> str:
+    """The owning workload's name, with Istio's heuristics (ReplicaSet -> Deployment, Job ->
+    CronJob). Pods created directly are their own workload."""
+    name = str(metadata.get("name") or "")
+    owner = next(
+        (ref for ref in metadata.get("ownerReferences") or () if ref.get("controller")), None
+    )
+    if not metadata.get("generateName") or owner is None:
+        return name or str(metadata.get("generateName") or "").rstrip("-")
+    kind, owner_name = owner.get("kind"), str(owner.get("name") or "")
+    template_hash = (metadata.get("labels") or {}).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and owner_name.endswith(f"-{template_hash}"):
+        return owner_name[: -len(template_hash) - 1]
+    if kind == "Job" and (match := _CRONJOB_JOB.match(owner_name)):
+        return match.group(1)
+    return owner_name
+
+
+def canonical_labels(metadata: dict[str, Any]) -> dict[str, str]:
+    labels = metadata.get("labels") or {}
+    name = labels.get(mesh.CANONICAL_NAME_LABEL) or (
+        labels.get("app.kubernetes.io/name") or labels.get("app") or workload_name(metadata)
+    )
+    revision = labels.get(mesh.CANONICAL_REVISION_LABEL) or (
+        labels.get("app.kubernetes.io/version") or labels.get("version") or "latest"
+    )
+    return {
+        mesh.CANONICAL_NAME_LABEL: name[:63].strip("-_."),
+        mesh.CANONICAL_REVISION_LABEL: revision,
+    }
+
+
+def status_json(
+    init_containers: list[str], containers: list[str], volumes: list[str], revision: str
+) -> str:
+    """Istio's SidecarInjectionStatus: field order fixed, empty lists as null."""
+    document = {
+        "initContainers": init_containers or None,
+        "containers": containers or None,
+        "volumes": volumes or None,
+        "imagePullSecrets": None,
+        "revision": revision or "default",
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def parse_status(value: str) -> dict[str, list[str]]:
+    """The names a previous injection added; an unreadable record lists nothing."""
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {
+        key: [name for name in document.get(key) or () if isinstance(name, str)]
+        for key in ("initContainers", "containers", "volumes")
+        if isinstance(document.get(key) or [], list)
+    }
+
+
+def apply(metadata: dict[str, Any], revision: str, first_app: str | None, status: str) -> None:
+    """Write labels and annotations in place; values the user set are kept."""
+    labels = metadata.setdefault("labels", {})
+    labels.setdefault(mesh.TLS_MODE_LABEL, "istio")
+    for key, value in canonical_labels(metadata).items():
+        labels.setdefault(key, value)
+    annotations = metadata.setdefault("annotations", {})
+    if first_app is not None:
+        annotations.setdefault(mesh.DEFAULT_CONTAINER_ANNOTATION, first_app)
+        annotations.setdefault(mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION, first_app)
+    annotations[mesh.REVISION_LABEL] = revision or "default"
+    annotations[mesh.STATUS_ANNOTATION] = status

@@ -1,0 +1,72 @@
+"""RFC 6902 diff between the request's pod and the injected pod, using add, remove and replace only.
+
+`jsonpatch.make_patch` also emits move and copy; the apiserver's json-patch library applies
+those, but they make patches hard to read and review, so this module diffs by itself. Lists are
+diffed around their common prefix and suffix, so that inserting containers or volumes at either
+end, or in the middle, is a single `add` rather than a replace of every following element.
+"""
+
+from typing import Any
+
+Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
+
+
+def escape(key: str) -> str:
+    """An RFC 6901 reference token."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _same(a: Any, b: Any) -> bool:
+    # JSON distinguishes true from 1 and 1 from 1.0; Python's == does not.
+    return type(a) is type(b) and a == b
+
+
+def _diff(old: Any, new: Any, path: str, ops: list[Operation]) -> None:
+    if _same(old, new):
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        _diff_objects(old, new, path, ops)
+    elif isinstance(old, list) and isinstance(new, list):
+        _diff_lists(old, new, path, ops)
+    else:
+        ops.append({"op": "replace", "path": path, "value": new})
+
+
+def _diff_objects(
+    old: dict[str, Any], new: dict[str, Any], path: str, ops: list[Operation]
+) -> None:
+    for key in old:
+        if key not in new:
+            ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
+    for key, value in new.items():
+        if key not in old:
+            ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
+        else:
+            _diff(old[key], value, f"{path}/{escape(key)}", ops)
+
+
+def _diff_lists(old: list[Any], new: list[Any], path: str, ops: list[Operation]) -> None:
+    shortest = min(len(old), len(new))
+    prefix = 0
+    while prefix < shortest and _same(old[prefix], new[prefix]):
+        prefix += 1
+    suffix = 0
+    while suffix < shortest - prefix and _same(old[-1 - suffix], new[-1 - suffix]):
+        suffix += 1
+    old_middle, new_middle = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
+    paired = min(len(old_middle), len(new_middle))
+    for index in range(paired):
+        _diff(old_middle[index], new_middle[index], f"{path}/{prefix + index}", ops)
+    # Extra old elements go from the highest index down, so earlier indices stay valid.
+    for index in range(prefix + len(old_middle) - 1, prefix + paired - 1, -1):
+        ops.append({"op": "remove", "path": f"{path}/{index}"})
+    for index in range(paired, len(new_middle)):
+        ops.append({"op": "add", "path": f"{path}/{prefix + index}", "value": new_middle[index]})
+
+
+def make_patch(original: Any, changed: Any) -> list[Operation]:
+    """Operations that turn `original` into `changed`. Values are shared with `changed`, not
+    copied: serialise the patch before mutating `changed` again."""
+    ops: list[Operation] = []
+    _diff(original, changed, "", ops)
+    return ops

@@ -1,0 +1,144 @@
+"""App probe rewriting: probes and lifecycle hooks go through the agent's status port, and the
+originals are recorded for it in ISTIO_KUBE_APP_PROBERS (Istio's JSON format, keyed by path).
+
+Unlike Istio, a probe is left alone when the kubelet can reach the app without Envoy in the way
+(its port is not captured), when it names a `host`, and when its named port does not exist.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from webhooks import mesh
+
+PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
+    ("readinessProbe", "readyz"),
+    ("livenessProbe", "livez"),
+    ("startupProbe", "startupz"),
+)
+HOOKS: tuple[tuple[str, mesh.LifecycleKind], ...] = (
+    ("preStop", "prestopz"),
+    ("postStart", "poststartz"),
+)
+PROBE_ACTIONS = ("httpGet", "tcpSocket", "grpc")
+HOOK_ACTIONS = ("httpGet", "tcpSocket")
+LIFECYCLE_KINDS = frozenset(kind for _, kind in HOOKS)
+
+Probers = dict[str, dict[str, Any]]
+IsCaptured = Callable[[int], bool]
+
+
+def _resolve_port(port: Any, container: dict[str, Any]) -> int | None:
+    if isinstance(port, int) and not isinstance(port, bool):
+        return port
+    if isinstance(port, str):
+        if port.isdigit():
+            return int(port)
+        for declared in container.get("ports") or ():
+            if declared.get("name") == port and isinstance(declared.get("containerPort"), int):
+                return int(declared["containerPort"])
+    return None
+
+
+def _original(action: str, handler: dict[str, Any], port: int) -> dict[str, Any]:
+    """The prober entry's action, with fields in Istio's order and the port resolved."""
+    if action == "grpc":
+        return {"port": port, "service": handler.get("service")}
+    if action == "tcpSocket":
+        return {"port": port}
+    original: dict[str, Any] = {"path": handler["path"]} if handler.get("path") else {}
+    original["port"] = port
+    for field in ("scheme", "httpHeaders"):
+        if field in handler:
+            original[field] = handler[field]
+    return original
+
+
+def _rewrite_one(
+    holder: dict[str, Any],
+    actions: tuple[str, ...],
+    path: str,
+    container: dict[str, Any],
+    status_port: int,
+    is_captured: IsCaptured,
+) -> dict[str, Any] | None:
+    """Point one probe or hook at the agent; return its prober entry, or None if left alone."""
+    action = next((name for name in actions if isinstance(holder.get(name), dict)), None)
+    if action is None:
+        return None
+    handler = holder[action]
+    port = _resolve_port(handler.get("port"), container)
+    if port is None or handler.get("host") or port == status_port or not is_captured(port):
+        return None
+    entry: dict[str, Any] = {action: _original(action, handler, port)}
+    if isinstance(holder.get("timeoutSeconds"), int):
+        entry["timeoutSeconds"] = holder["timeoutSeconds"]
+    rewritten = {**handler} if action == "httpGet" else {}
+    rewritten.update(path=path, port=status_port)
+    if action == "httpGet" and "scheme" in handler:
+        rewritten["scheme"] = "HTTP"  # kubelet -> agent is plain HTTP; agent -> app keeps HTTPS
+    if action != "httpGet":
+        del holder[action]
+    holder["httpGet"] = rewritten
+    return entry
+
+
+def _handlers(container: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(probe or hook, its path, the actions it may use) for every one the container has."""
+    name = str(container.get("name", ""))
+    for field, kind in PROBES:
+        probe = container.get(field)
+        if isinstance(probe, dict):
+            yield probe, mesh.app_probe_path(name, kind), kind
+    lifecycle = container.get("lifecycle")
+    for field, hook_kind in HOOKS if isinstance(lifecycle, dict) else ():
+        hook = lifecycle.get(field)  # type: ignore[union-attr]
+        if isinstance(hook, dict):
+            yield hook, mesh.app_lifecycle_path(name, hook_kind), hook_kind
+
+
+def rewrite(
+    containers: Iterable[dict[str, Any]], status_port: int, is_captured: IsCaptured
+) -> Probers:
+    """Rewrite, in place, the probes and hooks of these (copied) containers."""
+    probers: Probers = {}
+    for container in containers:
+        for holder, path, kind in _handlers(container):
+            actions = HOOK_ACTIONS if kind in LIFECYCLE_KINDS else PROBE_ACTIONS
+            entry = _rewrite_one(holder, actions, path, container, status_port, is_captured)
+            if entry is not None:
+                probers[path] = entry
+    return probers
+
+
+def encode(probers: Probers) -> str:
+    return json.dumps(dict(sorted(probers.items())), separators=(",", ":"))
+
+
+def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((holder for holder, _, k in _handlers(container) if k == kind), None)
+
+
+def restore(containers: Iterable[dict[str, Any]], encoded: str) -> None:
+    """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS."""
+    try:
+        probers = json.loads(encoded)
+    except ValueError:
+        return
+    if not isinstance(probers, dict):
+        return
+    by_name = {container.get("name"): container for container in containers}
+    for path, entry in probers.items():
+        if not mesh.PROBE_PATH_PATTERN.match(path) or not isinstance(entry, dict):
+            continue
+        _, _, name, kind = path.split("/")
+        container = by_name.get(name)
+        holder = _holder(container, kind) if container else None
+        current = holder.get("httpGet") if holder else None
+        action = next((a for a in PROBE_ACTIONS if isinstance(entry.get(a), dict)), None)
+        if holder is None or not isinstance(current, dict) or current.get("path") != path:
+            continue  # changed since we rewrote it: leave the user's version
+        if action is None:
+            continue
+        del holder["httpGet"]
+        holder[action] = {key: value for key, value in entry[action].items() if value is not None}

@@ -1,0 +1,102 @@
+"""Prometheus merge: the pod's scrape annotations move into ISTIO_PROMETHEUS_ANNOTATIONS for the
+agent, and Prometheus is pointed at the agent's merged endpoint instead."""
+
+import json
+import re
+from typing import Any
+
+from webhooks import mesh
+from webhooks.inject.annotations import AnnotationError
+
+SCRAPE = "prometheus.io/scrape"
+PATH = "prometheus.io/path"
+PORT = "prometheus.io/port"
+SCRAPE_TARGETS = "prometheus.istio.io/scrape-targets"
+_NON_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+
+
+def _sanitize(key: str) -> str:
+    """Prometheus' label-name sanitising: prometheus.io/scrape and prometheus-io.scrape match."""
+    return _NON_LABEL.sub("_", key)
+
+
+_KEYS = {_sanitize(key): key for key in (SCRAPE, PATH, PORT, SCRAPE_TARGETS)}
+
+
+def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
+    """Canonical key -> the pod's keys that mean it, in the pod's order."""
+    found: dict[str, list[str]] = {}
+    for key in annotations:
+        canonical = _KEYS.get(_sanitize(key))
+        if canonical is not None:
+            found.setdefault(canonical, []).append(key)
+    return found
+
+
+def scrape_disabled(annotations: dict[str, str]) -> bool:
+    return any(annotations[key] in _FALSE for key in _find(annotations).get(SCRAPE, ()))
+
+
+def _check_port(key: str, value: str, port: str, status_port: int) -> None:
+    reserved = mesh.RESERVED_PORTS | {status_port}
+    if not port.isdigit() or not 0 < int(port) < 65536 or int(port) in reserved:
+        raise AnnotationError(key, value, f"{port!r} is not a free port for the app's metrics")
+
+
+def _targets(value: str, status_port: int) -> list[dict[str, str]]:
+    targets = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        port, _, path = item.partition(":")
+        _check_port(SCRAPE_TARGETS, value, port, status_port)
+        targets.append({"port": port, "path": path})
+    return targets
+
+
+def merge(annotations: dict[str, str], status_port: int) -> str | None:
+    """Rewrite `annotations` in place; return the env value for the agent, or None."""
+    found = _find(annotations)
+    values = {canonical: annotations[keys[0]] for canonical, keys in found.items()}
+    if values.get(PORT) == str(status_port):
+        return None  # already pointing at the agent
+    config: dict[str, Any] = {key: values.get(full, "") for key, full in _CONFIG_KEYS}
+    if config["port"]:
+        _check_port(found[PORT][0], config["port"], config["port"], status_port)
+    targets = _targets(values.get(SCRAPE_TARGETS, ""), status_port)
+    if targets:
+        config.update(port=targets[0]["port"], path=targets[0]["path"], targets=targets)
+    for key in (key for keys in found.values() for key in keys):
+        del annotations[key]
+    annotations[PORT] = str(status_port)
+    annotations[PATH] = mesh.PROMETHEUS_MERGED_PATH
+    annotations[SCRAPE] = "true"
+    if not any(config.values()):
+        return None
+    return json.dumps(config, separators=(",", ":"))
+
+
+_CONFIG_KEYS = (("scrape", SCRAPE), ("path", PATH), ("port", PORT))
+
+
+def restore(annotations: dict[str, str], encoded: str | None, status_port: int) -> None:
+    """Undo `merge` in place, given a previous injection's env value (None if it had none)."""
+    if annotations.get(PORT) != str(status_port):
+        return
+    for key in (key for keys in _find(annotations).values() for key in keys):
+        del annotations[key]
+    try:
+        config = json.loads(encoded) if encoded else {}
+    except ValueError:
+        return
+    if not isinstance(config, dict):
+        return
+    for key, full in _CONFIG_KEYS:
+        if isinstance(config.get(key), str) and config[key]:
+            annotations[full] = config[key]
+    targets = config.get("targets")
+    if isinstance(targets, list) and targets:
+        annotations[SCRAPE_TARGETS] = ",".join(
+            f"{t.get('port')}:{t.get('path')}" if t.get("path") else str(t.get("port"))
+            for t in targets
+            if isinstance(t, dict)
+        )
