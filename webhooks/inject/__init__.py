@@ -1,0 +1,1 @@
+"""Sidecar injection: the /inject webhook core and the offline `inject` command."""
