@@ -1,0 +1,161 @@
+"""The sidecar agent: render the bootstrap, run Envoy as a child, serve 15020, drain on SIGTERM.
+
+The agent is the container's PID 1. It exits when Envoy exits: 0 after a requested stop,
+Envoy's code (never 0) with Envoy's last log lines when Envoy died on its own.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webhooks import mesh
+from webhooks.proxy import bootstrap, status
+from webhooks.proxy.envoy import EnvoyAdmin, EnvoyOptions, EnvoyProcess
+from webhooks.proxy.metrics import MetricsMerger, Target
+from webhooks.proxy.probes import AppProbe, AppProber
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    envoy_binary: str
+    pod: bootstrap.PodIdentity
+    workdir: Path
+    bootstrap_dir: Path | None
+    probes: dict[str, AppProbe] = field(default_factory=dict)
+    scrape_targets: tuple[Target, ...] = ()
+    port_offset: int = 0
+    drain_seconds: float = 5.0
+    concurrency: int = 2
+    log_level: str = "warning"
+    component_log_level: str = ""
+    config_yaml: str = ""
+    app_host: str = "127.0.0.1"
+    probe_source_ip: str = mesh.INBOUND_PASSTHROUGH_IP
+
+    def port(self, well_known: int) -> int:
+        return well_known + self.port_offset
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.admin = EnvoyAdmin(settings.port(mesh.ENVOY_ADMIN_PORT))
+        self.envoy: EnvoyProcess | None = None
+        self.draining = False
+        self.stopping = False
+        self._ready_once = False
+        self._stop_task: asyncio.Task[None] | None = None
+
+    async def run(self) -> int:
+        s = self.settings
+        template = bootstrap.load_template(s.bootstrap_dir)
+        config_path = bootstrap.write_rendered(
+            bootstrap.render(template, s.pod, s.port_offset), s.workdir
+        )
+        server = await status.serve(self._routes(), "0.0.0.0", s.port(mesh.STATUS_PORT))
+        self.envoy = EnvoyProcess(self._envoy_options(str(config_path)))
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
+        try:
+            await self.envoy.start()
+            code = await self.envoy.wait()
+        finally:
+            server.close()
+        if self._stop_task is not None:
+            await self._stop_task
+        if self.stopping:
+            logger.info("agent stopped", extra={"envoy_exit": code})
+            return 0
+        logger.error(
+            "envoy exited on its own",
+            extra={"envoy_exit": code, "envoy_log_tail": list(self.envoy.tail)},
+        )
+        return code or 1
+
+    def _envoy_options(self, config_path: str) -> EnvoyOptions:
+        s = self.settings
+        return EnvoyOptions(
+            binary=s.envoy_binary,
+            config_path=config_path,
+            drain_seconds=s.drain_seconds,
+            concurrency=s.concurrency,
+            log_level=s.log_level,
+            component_log_level=s.component_log_level,
+            config_yaml=s.config_yaml,
+        )
+
+    def _routes(self) -> status.StatusRoutes:
+        s = self.settings
+        prober = AppProber(
+            s.probes, s.pod.ip or "127.0.0.1", s.probe_source_ip, s.port(mesh.STATUS_PORT)
+        )
+        merger = MetricsMerger(s.port(mesh.ENVOY_PROMETHEUS_PORT), s.scrape_targets, s.app_host)
+        return status.StatusRoutes(
+            prober=prober,
+            merger=merger,
+            is_ready=self.is_ready,
+            is_draining=lambda: self.draining,
+            drain=self.drain,
+            quit=lambda: self._begin_stop(drain=False),
+        )
+
+    async def is_ready(self) -> bool:
+        # Cached after the first success, like Istio: later failures are the drain's business.
+        if not self._ready_once:
+            self._ready_once = await self.admin.is_ready()
+        return self._ready_once
+
+    async def drain(self) -> None:
+        """Fail health checks and close inbound listeners gracefully; Envoy keeps running."""
+        self.draining = True
+        await self.admin.post(["/healthcheck/fail", "/drain_listeners?inboundonly&graceful"])
+
+    def _on_signal(self, name: str) -> None:
+        logger.info("signal received", extra={"signal": name})
+        self._begin_stop(drain=True)
+
+    def _begin_stop(self, drain: bool) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self._stop_task = asyncio.create_task(self._stop(drain))
+
+    async def _stop(self, drain: bool) -> None:
+        if drain:
+            await self.drain()
+            logger.info("draining", extra={"seconds": self.settings.drain_seconds})
+            await asyncio.sleep(self.settings.drain_seconds)
+        assert self.envoy is not None
+        await self.envoy.stop()
+
+
+def run_agent(settings: AgentSettings) -> int:
+    os.umask(0o077)  # the rendered bootstrap carries pod metadata: keep it to ourselves
+    try:
+        return asyncio.run(Agent(settings).run())
+    except OSError as error:  # status port taken, Envoy binary missing, workdir read-only
+        logger.error("agent could not start", extra={"error": str(error)})
+        return 1
+
+
+def wait_until_ready(url: str, timeout: float, interval: float = 0.5) -> bool:
+    """Poll the proxy's readiness URL; the postStart hook of holdApplicationUntilProxyStarts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=min(interval * 2, 3.0)) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(interval)
+    return False

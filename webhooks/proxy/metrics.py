@@ -1,0 +1,136 @@
+"""Merged Prometheus metrics: the agent's own, then Envoy's, then the app's.
+
+The app comes last because an OpenMetrics body must end with `# EOF`. A failed scrape is
+counted and skipped; the response is still served.
+"""
+
+import asyncio
+import http.client
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from webhooks import mesh
+
+logger = logging.getLogger(__name__)
+
+APP_BODY_LIMIT = 10 * 1024 * 1024
+DEFAULT_SCRAPE_TIMEOUT = 10.0
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
+_FORWARDED = ("accept", "user-agent", "x-prometheus-scrape-timeout-seconds")
+
+
+class ScrapeConfigError(ValueError):
+    """ISTIO_PROMETHEUS_ANNOTATIONS cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    port: int
+    path: str
+
+
+def parse_targets(text: str) -> tuple[Target, ...]:
+    """The app's scrape targets from the injector's JSON; none when scraping is off."""
+    if not text.strip():
+        return ()
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV} is not JSON: {error}") from None
+    if not isinstance(config, dict) or str(config.get("scrape", "")).lower() == "false":
+        return ()
+    entries = config.get("targets") or [config]
+    return tuple(_target(entry) for entry in entries)
+
+
+def _target(entry: Mapping[str, object]) -> Target:
+    port_text = str(entry.get("port") or "80")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: bad port {port_text!r}")
+    if int(port_text) in mesh.RESERVED_PORTS:
+        raise ScrapeConfigError(
+            f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: port {port_text} is reserved for the proxy"
+        )
+    path = str(entry.get("path") or "/metrics")
+    return Target(int(port_text), path if path.startswith("/") else "/" + path)
+
+
+@dataclass
+class MetricsMerger:
+    envoy_port: int
+    targets: tuple[Target, ...]
+    app_host: str = "127.0.0.1"
+    scrapes: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    async def merged(self, query: str, headers: Mapping[str, str]) -> tuple[bytes, str]:
+        forwarded = {k: v for k, v in headers.items() if k in _FORWARDED}
+        timeout = _timeout(forwarded)
+        suffix = f"?{query}" if query else ""
+        envoy = ("127.0.0.1", self.envoy_port)
+        jobs = [self._scrape("envoy", envoy, f"/stats/prometheus{suffix}", {}, timeout)]
+        jobs += [
+            self._scrape("app", (self.app_host, t.port), t.path, forwarded, timeout)
+            for t in self.targets
+        ]
+        results = await asyncio.gather(*jobs)
+        content_type = next((ct for _, ct in results[1:] if ct), TEXT_FORMAT)
+        parts = [self.own_metrics(), *(body for body, _ in results)]
+        return b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts), content_type
+
+    async def _scrape(
+        self,
+        source: str,
+        address: tuple[str, int],
+        path: str,
+        headers: dict[str, str],
+        seconds: float,
+    ) -> tuple[bytes, str]:
+        self.scrapes[source] += 1
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(_get, address, path, headers, seconds), seconds
+            )
+        except (OSError, TimeoutError, http.client.HTTPException, _ScrapeFailed) as error:
+            self.failures[source] += 1
+            logger.warning("scrape failed", extra={"source": source, "error": str(error)})
+            return b"", ""
+
+    def own_metrics(self) -> bytes:
+        lines = []
+        for name, counter in (("scrapes", self.scrapes), ("scrape_failures", self.failures)):
+            lines.append(f"# TYPE mesh_agent_{name}_total counter")
+            lines += [
+                f'mesh_agent_{name}_total{{source="{source}"}} {counter[source]}'
+                for source in ("envoy", "app")
+            ]
+        return ("\n".join(lines) + "\n").encode()
+
+
+class _ScrapeFailed(Exception):
+    pass
+
+
+def _get(
+    address: tuple[str, int], path: str, headers: dict[str, str], timeout: float
+) -> tuple[bytes, str]:
+    connection = http.client.HTTPConnection(*address, timeout=timeout)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read(APP_BODY_LIMIT)
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise _ScrapeFailed(f"{path} on port {address[1]} answered {response.status}")
+    return body, response.getheader("content-type", "")
+
+
+def _timeout(headers: Mapping[str, str]) -> float:
+    try:
+        return float(headers["x-prometheus-scrape-timeout-seconds"])
+    except (KeyError, ValueError):
+        return DEFAULT_SCRAPE_TIMEOUT

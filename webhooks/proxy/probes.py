@@ -1,0 +1,167 @@
+"""App probes on the status port: kubelet asks the agent, the agent asks the app.
+
+The injector moved each container probe into `ISTIO_KUBE_APP_PROBERS` (path -> original probe).
+HTTP and TCP probes dial the pod IP from 127.0.0.6, which the capture rules never redirect, so the
+app sees the probe directly, as without a sidecar.
+"""
+
+import asyncio
+import http.client
+import json
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from webhooks import mesh
+
+logger = logging.getLogger(__name__)
+
+BODY_LIMIT = 10 * 1024
+DEFAULT_TIMEOUT_SECONDS = 1.0  # Kubernetes' default timeoutSeconds
+# Hop-by-hop and connection headers are ours to set, not the kubelet's to forward.
+_NOT_FORWARDED = frozenset({"connection", "keep-alive", "content-length", "transfer-encoding"})
+
+
+class ProbeConfigError(ValueError):
+    """ISTIO_KUBE_APP_PROBERS cannot be used; the message says which entry and why."""
+
+
+ProbeKind = Literal["httpGet", "tcpSocket", "grpc"]
+_KINDS: tuple[ProbeKind, ...] = ("httpGet", "tcpSocket", "grpc")
+
+
+@dataclass(frozen=True)
+class AppProbe:
+    kind: ProbeKind
+    port: int
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    path: str = "/"
+    https: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    status: int
+    body: bytes = b""
+
+
+def parse_probers(text: str) -> dict[str, AppProbe]:
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} must be a JSON object of path -> probe")
+    return {path: _probe(path, entry) for path, entry in document.items()}
+
+
+def _probe(path: str, entry: Any) -> AppProbe:
+    if not mesh.PROBE_PATH_PATTERN.match(path):
+        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path!r} is not an app probe path")
+    kinds = [k for k in _KINDS if isinstance(entry, dict) and k in entry]
+    if len(kinds) != 1:
+        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path} needs exactly one probe kind")
+    kind = kinds[0]
+    action = entry[kind] or {}
+    port = action.get("port")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path} has no numeric port ({port!r})")
+    timeout = entry.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS
+    headers = tuple((h["name"], h["value"]) for h in action.get("httpHeaders") or [])
+    return AppProbe(
+        kind=kind,
+        port=port,
+        timeout=float(timeout),
+        path=action.get("path") or "/",
+        https=str(action.get("scheme", "")).upper() == "HTTPS",
+        headers=headers,
+        service=action.get("service") or "",
+    )
+
+
+@dataclass
+class AppProber:
+    probes: Mapping[str, AppProbe]
+    pod_ip: str
+    source_ip: str = mesh.INBOUND_PASSTHROUGH_IP
+    status_port: int = mesh.STATUS_PORT
+    _tls: ssl.SSLContext = field(default_factory=ssl._create_unverified_context, repr=False)
+
+    async def check(self, path: str, request_headers: Mapping[str, str]) -> ProbeResult:
+        probe = self.probes.get(path)
+        if probe is None:
+            return ProbeResult(400, f"app prober config does not exist for {path}\n".encode())
+        try:
+            return await asyncio.wait_for(self._dispatch(probe, request_headers), probe.timeout)
+        except TimeoutError:
+            return ProbeResult(500, f"probe timed out after {probe.timeout:g}s\n".encode())
+        except (OSError, http.client.HTTPException) as error:
+            return ProbeResult(500, f"probe failed: {error}\n".encode())
+
+    async def _dispatch(self, probe: AppProbe, headers: Mapping[str, str]) -> ProbeResult:
+        if probe.kind == "httpGet":
+            return await asyncio.to_thread(self._http, probe, headers)
+        if probe.kind == "tcpSocket":
+            _, writer = await asyncio.open_connection(
+                self.pod_ip, probe.port, local_addr=(self.source_ip, 0)
+            )
+            writer.close()
+            return ProbeResult(200)
+        return await self._grpc(probe)
+
+    def _http(self, probe: AppProbe, incoming: Mapping[str, str]) -> ProbeResult:
+        source = (self.source_ip, 0)
+        connection: http.client.HTTPConnection
+        if probe.https:
+            connection = http.client.HTTPSConnection(
+                self.pod_ip, probe.port, timeout=probe.timeout, source_address=source,
+                context=self._tls,
+            )  # fmt: skip
+        else:
+            connection = http.client.HTTPConnection(
+                self.pod_ip, probe.port, timeout=probe.timeout, source_address=source
+            )
+        try:
+            connection.request("GET", probe.path, headers=self._headers(probe, incoming))
+            response = connection.getresponse()
+            body = response.read(BODY_LIMIT)
+        finally:
+            connection.close()
+        status = 200 if 300 <= response.status < 400 else response.status  # kubelet: 3xx passes
+        return ProbeResult(status, body)
+
+    def _headers(self, probe: AppProbe, incoming: Mapping[str, str]) -> dict[str, str]:
+        headers = {k: v for k, v in incoming.items() if k.lower() not in _NOT_FORWARDED}
+        host = headers.pop("host", None)  # the status server lower-cases header names
+        if host and not host.endswith(f":{self.status_port}"):
+            headers["Host"] = host  # a Host naming the status port would mislead the app
+        headers.update(probe.headers)
+        headers["Connection"] = "close"  # kubelet does not keep probe connections alive
+        return headers
+
+    async def _grpc(self, probe: AppProbe) -> ProbeResult:
+        # Imported on first use: most pods have no gRPC probe and grpcio is large.
+        import grpc  # type: ignore[import-untyped]
+        from grpc_health.v1 import (  # type: ignore[import-untyped]
+            health_pb2,
+            health_pb2_grpc,
+        )
+
+        async with grpc.aio.insecure_channel(f"{self.pod_ip}:{probe.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            try:
+                reply = await stub.Check(
+                    health_pb2.HealthCheckRequest(service=probe.service), timeout=probe.timeout
+                )
+            except grpc.aio.AioRpcError as error:
+                return ProbeResult(500, f"probe failed: {error.code().name}\n".encode())
+        if reply.status == health_pb2.HealthCheckResponse.SERVING:
+            return ProbeResult(200)
+        name = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return ProbeResult(500, f"probe failed: {name}\n".encode())
