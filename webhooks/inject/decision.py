@@ -73,9 +73,14 @@ def _explicit(
         if value in ("true", "false"):
             reason = Reason(f"{source}-{value}")
             if source == "annotation":
+                effect = (
+                    "cannot make the webhook see a pod"
+                    if value == "true"
+                    else "still sends the pod to the webhook, which blocks it if down"
+                )
                 warnings.append(
-                    f"the annotation {mesh.INJECT_ANNOTATION}={value} is deprecated and cannot "
-                    f"make the webhook see a pod; use the label {mesh.INJECT_LABEL}={value}"
+                    f"the annotation {mesh.INJECT_ANNOTATION}={value} is deprecated and {effect};"
+                    f" use the label {mesh.INJECT_LABEL}={value}"
                 )
             return Decision(value == "true", reason, tuple(warnings)), ()
         if value != "":

@@ -32,12 +32,14 @@ class Outcome:
         return (*self.decision.warnings, *extra)
 
 
-def process(pod: Mapping[str, Any], namespace: str, config: InjectConfig, native: bool) -> Outcome:
+def process(
+    pod: Mapping[str, Any], namespace: str, config: InjectConfig, native: bool, workload: str = ""
+) -> Outcome:
     """Decide, then inject. Raises InjectionError (AnnotationError) for pods we must refuse."""
     decision = decide(pod, namespace, config)
     if not decision.inject:
         return Outcome(decision, None)
-    return Outcome(decision, inject_pod(dict(pod), config, native))
+    return Outcome(decision, inject_pod(dict(pod), config, native, workload))
 
 
 def _created_directly(pod: Mapping[str, Any]) -> bool:

@@ -27,10 +27,14 @@ def workload_name(metadata: dict[str, Any]) -> str:
     return owner_name
 
 
-def canonical_labels(metadata: dict[str, Any]) -> dict[str, str]:
+def canonical_labels(metadata: dict[str, Any], workload: str = "") -> dict[str, str]:
+    """`workload` names the owner when the metadata cannot (a template in a Deployment)."""
     labels = metadata.get("labels") or {}
     name = labels.get(mesh.CANONICAL_NAME_LABEL) or (
-        labels.get("app.kubernetes.io/name") or labels.get("app") or workload_name(metadata)
+        labels.get("app.kubernetes.io/name")
+        or labels.get("app")
+        or workload
+        or workload_name(metadata)
     )
     revision = labels.get(mesh.CANONICAL_REVISION_LABEL) or (
         labels.get("app.kubernetes.io/version") or labels.get("version") or "latest"
@@ -70,11 +74,13 @@ def parse_status(value: str) -> dict[str, list[str]]:
     }
 
 
-def apply(metadata: dict[str, Any], revision: str, first_app: str | None, status: str) -> None:
+def apply(
+    metadata: dict[str, Any], revision: str, first_app: str | None, status: str, workload: str
+) -> None:
     """Write labels and annotations in place; values the user set are kept."""
     labels = metadata.setdefault("labels", {})
     labels.setdefault(mesh.TLS_MODE_LABEL, "istio")
-    for key, value in canonical_labels(metadata).items():
+    for key, value in canonical_labels(metadata, workload).items():
         labels.setdefault(key, value)
     annotations = metadata.setdefault("annotations", {})
     if first_app is not None:

@@ -153,8 +153,11 @@ def _metadata_and_spec(pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return meta, spec
 
 
-def inject_pod(pod: dict[str, Any], config: InjectConfig, native: bool) -> Injection:
-    """`native` is the cluster-wide layout (see config.resolve_native_sidecars)."""
+def inject_pod(
+    pod: dict[str, Any], config: InjectConfig, native: bool, workload: str = ""
+) -> Injection:
+    """`native` is the cluster-wide layout (see config.resolve_native_sidecars); `workload`
+    names the owner of a pod template that has no name of its own."""
     injected = copy_json(pod)
     meta, spec = _metadata_and_spec(injected)
     annotations: dict[str, str] = meta.setdefault("annotations", {})
@@ -178,7 +181,7 @@ def inject_pod(pod: dict[str, Any], config: InjectConfig, native: bool) -> Injec
     status = metadata.status_json(
         added_inits, added_apps, [v["name"] for v in volumes], config.revision
     )
-    metadata.apply(meta, config.revision, first_app, status)
+    metadata.apply(meta, config.revision, first_app, status, workload)
     warnings: tuple[str, ...] = ()
     if settings.ignored_proxy_config:
         warnings = (
