@@ -37,7 +37,6 @@ class EnvoyOptions:
             *("--local-address-ip-version", "v4"),
             *("--file-flush-interval-msec", "1000"),
             "--disable-hot-restart",
-            "--allow-unknown-static-fields",
             *("-l", self.log_level),
         ]
         if self.component_log_level:

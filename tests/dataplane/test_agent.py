@@ -1,0 +1,282 @@
+"""The real agent and the real Envoy against a real local app: probes, metrics, drain, exit."""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dataplane import app as testapp
+from tests.dataplane.sidecar import ROOT, RunningAgent, http_get, running_agent, wait_for
+from tests.servers import free_port
+from webhooks import mesh
+from webhooks.certs import issuing
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    certs = tmp_path_factory.mktemp("certs")
+    pair = issuing.issue_serving_cert(issuing.create_ca("test CA"), ["127.0.0.1"])
+    (certs / "tls.crt").write_bytes(pair.cert_pem)
+    (certs / "tls.key").write_bytes(pair.key_pem)
+    state = testapp.AppState()
+    web = testapp.AppHTTPServer(("127.0.0.1", 0), state)
+    tls = testapp.https_server("127.0.0.1", 0, state, certs / "tls.crt", certs / "tls.key")
+    grpc_port = free_port()
+    grpc_server = testapp.start_grpc_health("127.0.0.1", grpc_port)
+    stalled, fillers = testapp.stalled_listener("127.0.0.1")
+    with testapp.serving(web), testapp.serving(tls):
+        yield {
+            "state": state,
+            "http": web.server_address[1],
+            "https": tls.server_address[1],
+            "grpc": grpc_port,
+            "stalled": stalled.getsockname()[1],
+            "closed": free_port(),
+        }
+    grpc_server.stop(0)
+    for sock in [stalled, *fillers]:
+        sock.close()
+
+
+def probers(ports: dict[str, Any]) -> dict[str, Any]:
+    def http(port: int, path: str, **more: Any) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": port, **more}, "timeoutSeconds": 1}
+
+    return {
+        "/app-health/web/readyz": http(ports["http"], "/healthz"),
+        "/app-health/web/livez": http(ports["http"], "/fail"),
+        "/app-health/web/startupz": http(ports["http"], "/slow?seconds=3"),
+        "/app-health/tls/readyz": http(ports["https"], "/healthz", scheme="HTTPS"),
+        "/app-health/redirect/readyz": http(ports["http"], "/redirect"),
+        "/app-lifecycle/web/prestopz": http(ports["http"], "/healthz"),
+        "/app-health/tcp/readyz": {"tcpSocket": {"port": ports["http"]}},
+        "/app-health/tcp/livez": {"tcpSocket": {"port": ports["closed"]}},
+        "/app-health/tcp/startupz": {"tcpSocket": {"port": ports["stalled"]}, "timeoutSeconds": 1},
+        "/app-health/grpc/readyz": {"grpc": {"port": ports["grpc"], "service": None}},
+        "/app-health/grpc/livez": {"grpc": {"port": ports["grpc"], "service": "down"}},
+        "/app-health/grpc/startupz": {
+            "grpc": {"port": ports["grpc"], "service": "slow"},
+            "timeoutSeconds": 1,
+        },
+    }
+
+
+def pod_env(probes: dict[str, Any], metrics: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        mesh.POD_NAME_ENV: "web-0",
+        mesh.POD_NAMESPACE_ENV: "shop",
+        mesh.INSTANCE_IP_ENV: "127.0.0.1",
+        mesh.APP_PROBERS_ENV: json.dumps(probes),
+    }
+    if metrics is not None:
+        env[mesh.PROMETHEUS_ANNOTATIONS_ENV] = json.dumps(metrics)
+    return env
+
+
+@pytest.fixture(scope="module")
+def sidecar(
+    apps: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAgent]:
+    metrics = {"scrape": "true", "port": str(apps["http"]), "path": "/metrics"}
+    workdir = tmp_path_factory.mktemp("agent")
+    with running_agent(workdir, pod_env(probers(apps), metrics)) as agent:
+        agent.wait_ready()
+        yield agent
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body_part", "min_seconds"),
+    [
+        ("/app-health/web/readyz", 200, b"ok", 0),
+        ("/app-health/web/livez", 500, b"failing on purpose", 0),
+        ("/app-health/web/startupz", 500, b"timed out after 1s", 0.9),
+        ("/app-health/tls/readyz", 200, b"ok", 0),
+        ("/app-health/redirect/readyz", 200, b"", 0),
+        ("/app-lifecycle/web/prestopz", 200, b"ok", 0),
+        ("/app-health/tcp/readyz", 200, b"", 0),
+        ("/app-health/tcp/livez", 500, b"Connect call failed", 0),
+        ("/app-health/tcp/startupz", 500, b"timed out after 1s", 0.9),
+        ("/app-health/grpc/readyz", 200, b"", 0),
+        ("/app-health/grpc/livez", 500, b"NOT_SERVING", 0),
+        ("/app-health/grpc/startupz", 500, b"", 0.9),
+        ("/app-health/nobody/readyz", 400, b"app prober config does not exist for", 0),
+    ],
+)
+def test_app_probe(
+    sidecar: RunningAgent, path: str, status: int, body_part: bytes, min_seconds: float
+) -> None:
+    started = time.monotonic()
+    got_status, body = sidecar.get(mesh.STATUS_PORT, path)
+    elapsed = time.monotonic() - started
+    assert (got_status, body_part in body) == (status, True), body
+    assert min_seconds <= elapsed < min_seconds + 1.5
+
+
+def test_http_probes_come_from_the_passthrough_address(
+    sidecar: RunningAgent, apps: dict[str, Any]
+) -> None:
+    apps["state"].probe_peers.clear()
+    assert sidecar.get(mesh.STATUS_PORT, "/app-health/web/readyz")[0] == 200
+    assert apps["state"].probe_peers == [mesh.INBOUND_PASSTHROUGH_IP]
+
+
+def test_readiness_through_envoy_and_agent(sidecar: RunningAgent) -> None:
+    assert sidecar.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 200
+    assert sidecar.get(mesh.STATUS_PORT, "/healthz/ready")[0] == 200
+    assert sidecar.get(mesh.HEALTH_PORT, "/ready")[0] == 200  # Envoy's own health_check filter
+
+
+def test_merged_metrics_are_agent_then_envoy_then_app(sidecar: RunningAgent) -> None:
+    status, body = sidecar.get(mesh.STATUS_PORT, "/stats/prometheus")
+    text = body.decode()
+    assert status == 200
+    agent_at = text.index('mesh_agent_scrapes_total{source="envoy"}')
+    envoy_at = text.index('envoy_server_live{mesh_workload="web-0"} 1')
+    app_at = text.index("app_hits_total ")
+    assert agent_at < envoy_at < app_at
+    assert 'mesh_agent_scrape_failures_total{source="app"} 0' in text
+
+
+def test_envoy_prometheus_port_serves_stats_only(sidecar: RunningAgent) -> None:
+    assert sidecar.get(mesh.ENVOY_PROMETHEUS_PORT, "/stats/prometheus")[0] == 200
+    assert sidecar.get(mesh.ENVOY_PROMETHEUS_PORT, "/config_dump")[0] == 404
+
+
+def test_drain_and_quit_only_from_localhost_by_post(sidecar: RunningAgent) -> None:
+    assert sidecar.get(mesh.STATUS_PORT, "/quitquitquit")[0] == 405
+    assert sidecar.get(mesh.STATUS_PORT, "/nothing-here")[0] == 404
+
+
+def test_failed_app_scrape_is_counted_not_fatal(tmp_path: Path, apps: dict[str, Any]) -> None:
+    metrics = {"scrape": "true", "port": str(apps["closed"]), "path": "/metrics"}
+    with running_agent(tmp_path, pod_env({}, metrics)) as agent:
+        agent.wait_ready()
+        for expected in (1, 2):
+            status, body = agent.get(mesh.STATUS_PORT, "/metrics")
+            assert status == 200
+            assert f'mesh_agent_scrape_failures_total{{source="app"}} {expected}' in body.decode()
+            assert "envoy_server_live" in body.decode()
+
+
+def inbound_overlay(listen_port: int, app_port: int) -> str:
+    """An extra INBOUND listener to the app: loopback has no SO_ORIGINAL_DST to follow."""
+    return json.dumps(
+        {
+            "static_resources": {
+                "listeners": [
+                    {
+                        "name": "test_inbound",
+                        "address": _address(listen_port),
+                        "traffic_direction": "INBOUND",
+                        "filter_chains": [{"filters": [_hcm("test_app")]}],
+                    }
+                ],
+                "clusters": [
+                    {
+                        "name": "test_app",
+                        "type": "STATIC",
+                        "connect_timeout": "1s",
+                        "load_assignment": {
+                            "cluster_name": "test_app",
+                            "endpoints": [
+                                {"lb_endpoints": [{"endpoint": {"address": _address(app_port)}}]}
+                            ],
+                        },
+                    }
+                ],
+            }
+        }
+    )
+
+
+def _address(port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+def _hcm(cluster: str) -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network"
+            ".http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "test_inbound",
+            "route_config": {
+                "virtual_hosts": [
+                    {
+                        "name": "all",
+                        "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}],
+                    }
+                ]
+            },
+            "http_filters": [
+                {
+                    "name": "envoy.filters.http.router",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_sigterm_drains_with_in_flight_requests_completing(
+    tmp_path: Path, apps: dict[str, Any]
+) -> None:
+    inbound = free_port()
+    overlay = tmp_path / "overlay.json"
+    overlay.write_text(inbound_overlay(inbound, apps["http"]))
+    extra = ["--config-yaml-file", str(overlay)]
+    with running_agent(tmp_path, pod_env({}), extra, drain="2s") as agent:
+        agent.wait_ready()
+        assert http_get(inbound, "/hello")[0] == 200
+        in_flight: list[tuple[int, bytes]] = []
+        slow = threading.Thread(
+            target=lambda: in_flight.append(http_get(inbound, "/slow?seconds=1.5"))
+        )
+        slow.start()
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        agent.process.terminate()
+        wait_for(lambda: agent.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 503, 2, "503 draining")
+        slow.join(timeout=10)
+        assert in_flight == [(200, b"slow done\n")]
+        assert agent.process.wait(timeout=10) == 0
+        elapsed = time.monotonic() - signalled
+    assert 1.9 <= elapsed < 6, elapsed
+    assert "/drain_listeners?inboundonly&graceful" in agent.logs()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", inbound), timeout=1).close()
+
+
+def test_agent_exits_non_zero_with_envoy_log_when_envoy_dies(tmp_path: Path) -> None:
+    (tmp_path / "bootstrap").mkdir()
+    broken = {"static_resources": {"clusters": [{"name": "x", "type": "NO_SUCH_TYPE"}]}}
+    (tmp_path / "bootstrap" / "bootstrap.yaml").write_text(json.dumps(broken))
+    with running_agent(tmp_path, pod_env({})) as agent:
+        code = agent.process.wait(timeout=20)
+    assert code != 0
+    logs = agent.logs()
+    assert "envoy exited on its own" in logs
+    assert "NO_SUCH_TYPE" in logs.split("envoy exited on its own", 1)[1]
+
+
+def test_agent_wait_returns_when_ready_and_fails_after_timeout(sidecar: RunningAgent) -> None:
+    wait = [sys.executable, "-m", "webhooks", "agent", "wait", "--timeout"]
+    ready = subprocess.run(
+        [*wait, "20", "--port-offset", str(sidecar.offset)], cwd=ROOT, capture_output=True
+    )
+    assert ready.returncode == 0, ready.stderr
+    unready = subprocess.run(
+        [*wait, "1", "--port-offset", str(sidecar.offset + 7)], cwd=ROOT, capture_output=True
+    )
+    assert unready.returncode == 1
+    assert b"proxy not ready after 1s" in unready.stderr
