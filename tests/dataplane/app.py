@@ -31,7 +31,7 @@ class AppHandler(BaseHTTPRequestHandler):
     server: "AppHTTPServer"
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         state = self.server.state
@@ -58,7 +58,7 @@ class AppHandler(BaseHTTPRequestHandler):
         else:
             self._json({"app": "ok", "path": self.path, "peer": self.client_address[0]})
 
-    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+    def do_POST(self) -> None:
         self.server.state.healthy = self.path != "/sick"
         self._send(200, b"toggled\n")
 
@@ -104,7 +104,7 @@ def start_grpc_health(host: str, port: int) -> Any:
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
     class SlowAwareHealth(health.HealthServicer):  # type: ignore[misc]
-        def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
+        def Check(self, request: Any, context: Any) -> Any:
             if request.service == "slow":
                 time.sleep(3)
             return super().Check(request, context)

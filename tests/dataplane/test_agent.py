@@ -220,7 +220,8 @@ def _hcm(cluster: str) -> dict[str, Any]:
                 {
                     "name": "envoy.filters.http.router",
                     "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http"
+                        ".router.v3.Router"
                     },
                 }
             ],
@@ -253,7 +254,7 @@ def test_sigterm_drains_with_in_flight_requests_completing(
         elapsed = time.monotonic() - signalled
     assert 1.9 <= elapsed < 6, elapsed
     assert "/drain_listeners?inboundonly&graceful" in agent.logs()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", inbound), timeout=1).close()
 
 
