@@ -1,0 +1,200 @@
+"""The webhook configurations route pods like Istio's, and never carry what Helm must not own."""
+
+from typing import Any
+
+import pytest
+
+from tests.chart.conftest import one
+from tests.chart.render import NAMESPACE, Document, render
+
+INJECTION_ENTRY_KEYS = {
+    "admissionReviewVersions": ["v1"],
+    "sideEffects": "None",
+    "matchPolicy": "Equivalent",
+    "reinvocationPolicy": "IfNeeded",
+    "failurePolicy": "Fail",
+    "timeoutSeconds": 10,
+}
+
+
+def _holds(requirement: dict[str, Any], labels: dict[str, str]) -> bool:
+    """The apiserver's label selector semantics (a test oracle, written from the API docs)."""
+    key, operator = requirement["key"], requirement["operator"]
+    present = key in labels
+    if operator == "In":
+        return present and labels[key] in requirement["values"]
+    if operator == "NotIn":
+        return not present or labels[key] not in requirement["values"]
+    return present if operator == "Exists" else not present
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    return all(_holds(r, labels) for r in selector.get("matchExpressions", []))
+
+
+def _called(
+    configuration: dict[str, Any], namespace: str, ns_labels: dict[str, str], pod: dict[str, str]
+) -> list[str]:
+    ns_labels = {"kubernetes.io/metadata.name": namespace, **ns_labels}
+    return [
+        webhook["name"]
+        for webhook in configuration["webhooks"]
+        if _selects(webhook.get("namespaceSelector"), ns_labels)
+        and _selects(webhook.get("objectSelector"), pod)
+    ]
+
+
+@pytest.fixture(scope="module")
+def injectors() -> dict[str, dict[str, Any]]:
+    return {
+        "default": one(render(), "MutatingWebhookConfiguration"),
+        "canary": one(render({"revision": "canary"}), "MutatingWebhookConfiguration"),
+    }
+
+
+# (namespace labels, pod labels, the revision that injects or None), after Istio's
+# TestWebhookSelector truth table.
+CASES = [
+    ({"istio-injection": "enabled"}, {}, "default"),
+    ({"istio-injection": "enabled"}, {"istio.io/rev": "canary"}, "default"),
+    ({"istio-injection": "enabled", "istio.io/rev": "canary"}, {}, "default"),
+    ({"istio-injection": "enabled"}, {"sidecar.istio.io/inject": "false"}, None),
+    ({"istio-injection": "disabled"}, {"sidecar.istio.io/inject": "true"}, None),
+    ({"istio-injection": "disabled"}, {"istio.io/rev": "canary"}, None),
+    ({"istio.io/rev": "canary"}, {}, "canary"),
+    ({"istio.io/rev": "canary"}, {"sidecar.istio.io/inject": "false"}, None),
+    ({"istio.io/rev": "default"}, {}, "default"),
+    ({"istio.io/rev": "nonexistent"}, {}, None),
+    ({}, {}, None),
+    ({}, {"istio.io/rev": "canary"}, "canary"),
+    ({}, {"istio.io/rev": "default"}, "default"),
+    ({}, {"sidecar.istio.io/inject": "true"}, "default"),
+    ({}, {"sidecar.istio.io/inject": "true", "istio.io/rev": "canary"}, "canary"),
+]
+
+
+@pytest.mark.parametrize(("ns_labels", "pod_labels", "expected"), CASES)
+def test_injection_routing_matches_istio(
+    injectors: dict[str, dict[str, Any]],
+    ns_labels: dict[str, str],
+    pod_labels: dict[str, str],
+    expected: str | None,
+) -> None:
+    called = {rev: _called(mwc, "app", ns_labels, pod_labels) for rev, mwc in injectors.items()}
+    assert all(len(names) <= 1 for names in called.values()), called  # never injected twice
+    assert [rev for rev, names in called.items() if names] == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("namespace", [NAMESPACE, "kube-system", "kube-public", "kube-node-lease"])
+@pytest.mark.parametrize(
+    "labels",
+    [{"istio-injection": "enabled"}, {"istio.io/rev": "default"}, {"istio.io/rev": "canary"}],
+)
+def test_own_and_system_namespaces_are_never_sent_to_the_injector(
+    injectors: dict[str, dict[str, Any]], namespace: str, labels: dict[str, str]
+) -> None:
+    pod = {"sidecar.istio.io/inject": "true"}
+    assert all(not _called(mwc, namespace, labels, pod) for mwc in injectors.values())
+
+
+def test_enable_namespaces_by_default_injects_unlabelled_namespaces() -> None:
+    values = {"webhook": {"injection": {"enableNamespacesByDefault": True}}}
+    mwc = one(render(values), "MutatingWebhookConfiguration")
+    assert _called(mwc, "app", {}, {}) == ["auto.sidecar-injector.istio.io"]
+    assert _called(mwc, "app", {}, {"sidecar.istio.io/inject": "false"}) == []
+    assert _called(mwc, "kube-system", {}, {}) == []
+
+
+def test_injection_entries_carry_the_admission_contract(injectors: dict[str, Any]) -> None:
+    for mwc in injectors.values():
+        for webhook in mwc["webhooks"]:
+            assert {k: webhook[k] for k in INJECTION_ENTRY_KEYS} == INJECTION_ENTRY_KEYS
+            assert webhook["rules"] == [
+                {
+                    "operations": ["CREATE"],
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "resources": ["pods"],
+                }
+            ]
+            assert webhook["clientConfig"] == {
+                "service": {
+                    "name": "mesh-webhooks",
+                    "namespace": NAMESPACE,
+                    "path": "/inject",
+                    "port": 443,
+                }
+            }
+
+
+def test_validation_covers_the_mesh_groups_and_starts_at_ignore() -> None:
+    vwc = one(render(), "ValidatingWebhookConfiguration")
+    assert vwc["metadata"]["name"] == "mesh-webhooks-validator"
+    [webhook] = vwc["webhooks"]
+    assert webhook["name"] == "validation.istio.io"
+    assert "objectSelector" not in webhook  # the default revision validates everything
+    assert webhook["failurePolicy"] == "Ignore"
+    assert webhook["sideEffects"] == "None"
+    assert webhook["matchPolicy"] == "Equivalent"
+    assert webhook["admissionReviewVersions"] == ["v1"]
+    assert webhook["timeoutSeconds"] == 10
+    [rule] = webhook["rules"]
+    assert sorted(rule["apiGroups"]) == [
+        "extensions.istio.io",
+        "networking.istio.io",
+        "security.istio.io",
+        "telemetry.istio.io",
+    ]
+    assert rule["operations"] == ["CREATE", "UPDATE"]
+    assert webhook["clientConfig"]["service"]["path"] == "/validate"
+
+
+def _configurations(documents: list[Document]) -> list[dict[str, Any]]:
+    kinds = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
+    return [d.obj for d in documents if d.kind in kinds]
+
+
+def test_url_mode_points_both_configurations_outside_the_cluster() -> None:
+    bundle = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+    documents = render({"webhook": {"url": "https://127.0.0.1:8443/", "caBundle": bundle}})
+    urls = {
+        webhook["clientConfig"]["url"]
+        for configuration in _configurations(documents)
+        for webhook in configuration["webhooks"]
+    }
+    assert urls == {"https://127.0.0.1:8443/inject", "https://127.0.0.1:8443/validate"}
+    assert {d.kind for d in documents} == {
+        "ConfigMap",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    }
+
+
+def test_cert_manager_mode_injects_the_ca_into_both_configurations() -> None:
+    documents = render({"certificates": {"mode": "cert-manager"}})
+    for configuration in _configurations(documents):
+        annotations = configuration["metadata"]["annotations"]
+        assert annotations == {"cert-manager.io/inject-ca-from": f"{NAMESPACE}/mesh-webhooks-tls"}
+    certificate = next(
+        d.obj for d in documents if d.kind == "Certificate" and d.name == "mesh-webhooks-tls"
+    )
+    assert certificate["spec"]["secretName"] == "mesh-webhooks-tls"
+    assert f"mesh-webhooks.{NAMESPACE}.svc" in certificate["spec"]["dnsNames"]
+    args = one(documents, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--cert-mode=cert-manager" in args
+    assert "--tls-cert-file=/etc/mesh-webhooks/tls/tls.crt" in args
+
+
+def test_revision_names_the_configurations_and_validates_only_its_objects() -> None:
+    documents = render({"revision": "canary"})
+    vwc = one(documents, "ValidatingWebhookConfiguration")
+    assert vwc["metadata"]["name"] == "mesh-webhooks-validator-canary"
+    assert vwc["webhooks"][0]["name"] == "rev.validation.istio.io"
+    assert _selects(vwc["webhooks"][0]["objectSelector"], {"istio.io/rev": "canary"})
+    assert not _selects(vwc["webhooks"][0]["objectSelector"], {})
+    mwc = one(documents, "MutatingWebhookConfiguration")
+    assert mwc["metadata"]["name"] == "mesh-webhooks-sidecar-injector-canary"
+    assert mwc["metadata"]["labels"]["istio.io/rev"] == "canary"
