@@ -102,6 +102,9 @@ class Kube:
         self._admission = client.AdmissionregistrationV1Api(api)
         self._custom = client.CustomObjectsApi(api)
 
+    def close(self) -> None:
+        self.api.close()  # type: ignore[no-untyped-call]
+
     def read_secret(self, namespace: str, name: str) -> Object | None:
         """get secrets/<name>; None if it does not exist."""
         try:

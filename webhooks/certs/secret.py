@@ -4,6 +4,7 @@ with the same key and subject, all through create-if-absent and resourceVersion 
 
 import datetime
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -77,8 +78,13 @@ def secret_body(name: str, pair: issuing.KeyPair, previous: kube.Object | None) 
         metadata["resourceVersion"] = old["resourceVersion"]
     data = {"tls.crt": pair.cert_pem, "tls.key": pair.key_pem, "ca.crt": pair.cert_pem}
     secret_type = previous.get("type", "Opaque") if previous else "kubernetes.io/tls"
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": secret_type,
-            "data": kube.encode_data(data)}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": secret_type,
+        "data": kube.encode_data(data),
+    }
 
 
 def _now() -> datetime.datetime:
@@ -97,6 +103,7 @@ class CAStore:
     ) -> None:
         self.client, self.namespace, self.name, self.clock = client, namespace, name, clock
         self.current: StoredCA | None = None
+        self._lock = threading.Lock()  # the periodic check and caBundle refreshes may overlap
 
     @property
     def where(self) -> str:
@@ -106,13 +113,19 @@ class CAStore:
         """Read the Secret and make it hold a valid CA: create, adopt, repair or renew it.
 
         Raises UnusableCASecret or kube.KubeError; `current` is then left as it was."""
+        with self._lock:
+            return self._sync()
+
+    def _sync(self) -> issuing.KeyPair:
         for _ in range(ATTEMPTS):
             secret = self.client.read_secret(self.namespace, self.name)
             try:
                 stored = self._create() if secret is None else self._settle(secret)
             except (kube.AlreadyExists, kube.Conflict) as race:
-                logger.info("another replica wrote the CA Secret first; re-reading it",
-                            extra={"secret": self.where, "detail": race.message})  # fmt: skip
+                logger.info(
+                    "another replica wrote the CA Secret first; re-reading it",
+                    extra={"secret": self.where, "detail": race.message},
+                )
                 continue
             return self._adopt(*stored)
         raise kube.KubeError(409, "Conflict", f"CA Secret {self.where} kept changing under us")
@@ -153,9 +166,12 @@ class CAStore:
         pair = issuing.create_ca(common_name(old.cert), key=old.key, now=now)
         logger.warning(
             "renewing the CA with the same key and subject",
-            extra={"secret": self.where, "old_not_after": str(old.cert.not_valid_after_utc),
-                   "new_not_after": str(pair.cert.not_valid_after_utc)},
-        )  # fmt: skip
+            extra={
+                "secret": self.where,
+                "old_not_after": str(old.cert.not_valid_after_utc),
+                "new_not_after": str(pair.cert.not_valid_after_utc),
+            },
+        )
         replaced = self.client.replace_secret(self.namespace, secret_body(self.name, pair, secret))
         return StoredCA(pair, replaced["metadata"]["resourceVersion"]), "renewed"
 
@@ -167,8 +183,11 @@ class CAStore:
             metrics.CA_NOT_AFTER.set(stored.pair.cert.not_valid_after_utc.timestamp())
             logger.info(
                 "CA in use",
-                extra={"secret": self.where, "how": reason,
-                       "serial": f"{stored.pair.cert.serial_number:x}",
-                       "not_after": str(stored.pair.cert.not_valid_after_utc)},
-            )  # fmt: skip
+                extra={
+                    "secret": self.where,
+                    "how": reason,
+                    "serial": f"{stored.pair.cert.serial_number:x}",
+                    "not_after": str(stored.pair.cert.not_valid_after_utc),
+                },
+            )
         return stored.pair

@@ -2,10 +2,27 @@
 
 import argparse
 import asyncio
+import dataclasses
+import datetime
+import os
+import re
 from pathlib import Path
 
+from webhooks.certs.cluster import ClusterSettings
 from webhooks.server import main
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
+
+CERT_MODES = ("self", "cert-manager", "external")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> datetime.timedelta:
+    """`30d`, `12h`, `90m`, `45s`."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m or 45s: {text!r}")
+    return datetime.timedelta(**{_UNITS[match[2]]: float(match[1])})
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +37,77 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert-file", type=Path, help="serve this certificate (hot-reloaded)")
     parser.add_argument("--tls-key-file", type=Path, help="the key of --tls-cert-file")
     parser.add_argument(
-        "--cert-poll-seconds", type=float, default=2.0, help="how often certificate files are checked"
+        "--cert-poll-seconds",
+        type=float,
+        default=2.0,
+        help="how often certificate files are checked",
     )
     parser.add_argument(
         "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 above this"
+    )
+    _configure_cluster(parser)
+    parser.add_argument("--inject-config", type=Path, help="injection config (hot-reloaded)")
+    parser.add_argument(
+        "--native-sidecars", choices=("auto", "true", "false"), help="overrides nativeSidecars"
+    )
+
+
+def _configure_cluster(parser: argparse.ArgumentParser) -> None:
+    cluster = parser.add_argument_group("cluster certificates")
+    cluster.add_argument(
+        "--cert-mode",
+        choices=CERT_MODES,
+        help="self: CA Secret + in-memory serving cert + caBundle reconciliation (default in a "
+        "cluster); cert-manager/external: serve --tls-cert-file/--tls-key-file only",
+    )
+    cluster.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE"))
+    cluster.add_argument("--service", help="the webhook Service (serving certificate names)")
+    cluster.add_argument("--ca-secret", help="the CA Secret (default <service>-ca)")
+    cluster.add_argument("--mutating-webhook-config", help="MutatingWebhookConfiguration to keep")
+    cluster.add_argument("--validating-webhook-config", help="ValidatingWebhookConfiguration")
+    cluster.add_argument(
+        "--no-fail-closed",
+        dest="fail_closed",
+        action="store_false",
+        help="never flip the validating failurePolicy to Fail (GitOps: no drift)",
+    )
+    cluster.add_argument("--kubeconfig", type=Path, help="default: in-cluster service account")
+    cluster.add_argument(
+        "--extra-san",
+        action="append",
+        default=[],
+        help="another DNS name or IP for the serving certificate (e.g. 127.0.0.1 for url mode)",
+    )
+    cluster.add_argument("--serving-cert-validity", type=duration, default="30d")
+    cluster.add_argument("--ca-check-seconds", type=float, default=60.0)
+    cluster.add_argument("--serving-cert-check-seconds", type=float, default=60.0)
+    cluster.add_argument("--cabundle-poll-seconds", type=float, default=5.0)
+
+
+def _cert_mode(args: argparse.Namespace) -> str:
+    if args.cert_mode:
+        return str(args.cert_mode)
+    return "external" if args.tls_cert_file else "self"
+
+
+def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
+    if not args.namespace or not args.service:
+        raise SystemExit(
+            "serve: --cert-mode self needs --service and --namespace (or POD_NAMESPACE)"
+        )
+    return ClusterSettings(
+        namespace=args.namespace,
+        service=args.service,
+        ca_secret=args.ca_secret or f"{args.service}-ca",
+        mutating_config=args.mutating_webhook_config,
+        validating_config=args.validating_webhook_config,
+        fail_closed=args.fail_closed,
+        kubeconfig=args.kubeconfig,
+        extra_sans=tuple(args.extra_san),
+        serving_validity=args.serving_cert_validity,
+        ca_check_seconds=args.ca_check_seconds,
+        serving_check_seconds=args.serving_cert_check_seconds,
+        cabundle_poll_seconds=args.cabundle_poll_seconds,
     )
 
 
@@ -31,8 +115,6 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         main.serve_local(args.port, args.certs_dir)
         return 0
-    if args.tls_cert_file is None or args.tls_key_file is None:
-        raise SystemExit("serve: give --local, or --tls-cert-file and --tls-key-file")
     settings = main.ServerSettings(
         host=args.host,
         port=args.port,
@@ -40,6 +122,16 @@ def run(args: argparse.Namespace) -> int:
         key_file=args.tls_key_file,
         max_body_bytes=args.max_body_bytes,
         cert_poll_seconds=args.cert_poll_seconds,
+        extra={"inject_config": args.inject_config, "native_sidecars": args.native_sidecars},
     )
+    if _cert_mode(args) == "self":
+        settings = dataclasses.replace(settings, cluster=_cluster_settings(args))
+        asyncio.run(main.serve_cluster(settings))
+        return 0
+    if args.tls_cert_file is None or args.tls_key_file is None:
+        raise SystemExit(
+            "serve: --cert-mode cert-manager/external needs --tls-cert-file and "
+            "--tls-key-file (the mounted Secret)"
+        )
     asyncio.run(main.serve_files(settings))
     return 0

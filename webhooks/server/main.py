@@ -12,9 +12,11 @@ from typing import Any
 
 import uvicorn
 
+from webhooks import kube
 from webhooks.admission.responses import allow
 from webhooks.admission.review import AdmissionHandler
 from webhooks.certs import local as local_certs
+from webhooks.certs.cluster import ClusterCerts, ClusterSettings
 from webhooks.server import metrics
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, create_app
 from webhooks.server.tls import ReloadableTLS, ServingCert, watch_files
@@ -31,6 +33,7 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cert_poll_seconds: float = 2.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    cluster: ClusterSettings | None = None  # self-managed TLS (`--cert-mode self`)
 
 
 def build_handlers(settings: ServerSettings) -> dict[str, AdmissionHandler]:
@@ -44,9 +47,13 @@ def _record_cert(cert: ServingCert) -> None:
 
 
 def build_server(
-    settings: ServerSettings, tls: ReloadableTLS, is_ready: Callable[[], bool]
+    settings: ServerSettings,
+    tls: ReloadableTLS,
+    is_ready: Callable[[], bool],
+    handlers: Mapping[str, AdmissionHandler] | None = None,
 ) -> uvicorn.Server:
-    app = create_app(build_handlers(settings), is_ready, settings.max_body_bytes)
+    handlers = build_handlers(settings) if handlers is None else handlers
+    app = create_app(handlers, is_ready, settings.max_body_bytes)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -88,6 +95,23 @@ async def serve_files(settings: ServerSettings) -> None:
     server = build_server(settings, tls, lambda: tls.loaded)
     watcher = watch_files(tls, settings.cert_file, settings.key_file, settings.cert_poll_seconds)
     await run_server(server, [watcher])
+
+
+async def serve_cluster(
+    settings: ServerSettings, handlers: Mapping[str, AdmissionHandler] | None = None
+) -> None:
+    """Self mode: CA from the Secret, serving cert signed in memory, caBundles reconciled;
+    ready only once the certificate is served and both configurations trust its CA."""
+    assert settings.cluster is not None
+    tls = ReloadableTLS()
+    tls.on_reload(_record_cert)
+    client = kube.Kube(kube.connect(settings.cluster.kubeconfig))
+    certs = ClusterCerts(settings.cluster, tls, client)
+    server = build_server(settings, tls, certs.ready, handlers)
+    try:
+        await run_server(server, certs.background())
+    finally:
+        client.close()
 
 
 def local_banner(ca_pem: bytes, port: int, ca_path: Path) -> str:
