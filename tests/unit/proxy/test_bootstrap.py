@@ -1,0 +1,122 @@
+"""Bootstrap rendering: pod identity from env and downward-API files, override, port shift."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from webhooks import cli, mesh
+from webhooks.proxy import bootstrap
+from webhooks.proxy.bootstrap import PodIdentity
+
+ENV = {
+    mesh.POD_NAME_ENV: "web-5d9f7-abcde",
+    mesh.POD_NAMESPACE_ENV: "shop",
+    mesh.INSTANCE_IP_ENV: "10.244.1.7",
+    mesh.SERVICE_ACCOUNT_ENV: "web",
+    mesh.NODE_NAME_ENV: "node-a",
+}
+
+
+def write_labels(directory: Path, labels: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{key}={json.dumps(value)}\n" for key, value in labels.items())
+    (directory / "labels").write_text(text)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9./-]{0,20}", fullmatch=True), st.text()))
+def test_downward_file_round_trips(labels: dict[str, str]) -> None:
+    text = "".join(f"{key}={json.dumps(value)}\n" for key, value in labels.items())
+    assert bootstrap.parse_downward_file(text) == {k: str(v) for k, v in labels.items()}
+
+
+def test_identity_from_env_and_labels(tmp_path: Path) -> None:
+    write_labels(tmp_path, {"app": "web", "pod-template-hash": "5d9f7"})
+    pod = bootstrap.read_pod_identity(ENV, tmp_path)
+    assert (pod.node_id, pod.cluster, pod.ip) == ("web-5d9f7-abcde.shop", "web.shop", "10.244.1.7")
+
+
+@pytest.mark.parametrize(
+    ("labels", "workload", "expected"),
+    [
+        ({mesh.CANONICAL_NAME_LABEL: "canon", "app": "web"}, "", "canon"),
+        ({"app.kubernetes.io/name": "k8s", "app": "web"}, "", "k8s"),
+        ({"app": "web"}, "deploy", "web"),
+        ({}, "deploy", "deploy"),
+        ({}, "", "pod-1"),
+    ],
+)
+def test_workload_name_precedence(labels: dict[str, str], workload: str, expected: str) -> None:
+    pod = PodIdentity(name="pod-1", labels=labels, workload=workload)
+    assert pod.workload_name == expected
+
+
+def test_missing_podinfo_is_not_an_error(tmp_path: Path) -> None:
+    pod = bootstrap.read_pod_identity({}, tmp_path / "absent")
+    assert (pod.node_id, pod.labels) == ("unknown.default", {})
+
+
+def test_render_sets_identity_and_leaves_the_template_alone() -> None:
+    template = bootstrap.packaged_template()
+    before = json.dumps(template, sort_keys=True)
+    pod = PodIdentity(name="web-0", namespace="shop", ip="10.0.0.5", labels={"app": "web"})
+    config = bootstrap.render(template, pod)
+    assert json.dumps(template, sort_keys=True) == before
+    assert config["node"]["id"] == "web-0.shop"
+    assert config["node"]["cluster"] == "web.shop"
+    assert config["node"]["metadata"]["LABELS"] == {"app": "web"}
+    assert config["stats_config"]["stats_tags"] == [
+        {"tag_name": "mesh_workload", "fixed_value": "web"}
+    ]
+
+
+def _ports(config: object) -> set[int]:
+    found: set[int] = set()
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in ("port_value", "destination_port") and isinstance(value, int):
+                found.add(value)
+            else:
+                found |= _ports(value)
+    elif isinstance(config, list):
+        for item in config:
+            found |= _ports(item)
+    return found
+
+
+def test_port_offset_moves_every_well_known_port() -> None:
+    template = bootstrap.packaged_template()
+    assert _ports(template) == set(mesh.RESERVED_PORTS) | {0}
+    shifted = bootstrap.render(template, PodIdentity(), port_offset=1000)
+    assert _ports(shifted) == {p + 1000 for p in mesh.RESERVED_PORTS} | {0}
+
+
+def test_override_replaces_packaged(tmp_path: Path) -> None:
+    custom = {"static_resources": {"clusters": []}, "node": {"id": "x"}}
+    (tmp_path / "bootstrap.yaml").write_text(json.dumps(custom))
+    assert bootstrap.load_template(tmp_path) == custom
+
+
+@pytest.mark.parametrize("text", ["{unclosed: [", "just a string", "admin: {}"])
+def test_bad_override_is_refused_and_packaged_kept(
+    tmp_path: Path, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bootstrap.yaml").write_text(text)
+    assert bootstrap.load_template(tmp_path) == bootstrap.packaged_template()
+    assert "bootstrap override refused" in caplog.text
+
+
+def test_write_rendered_is_json_with_a_json_name(tmp_path: Path) -> None:
+    path = bootstrap.write_rendered({"a": 1}, tmp_path / "proxy")
+    assert path.suffix == ".json"  # Envoy chooses its parser by the extension
+    assert json.loads(path.read_text()) == {"a": 1}
+
+
+def test_bootstrap_command_prints_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        ["bootstrap", "--pod-name", "p", "--namespace", "ns", "--podinfo-dir", str(tmp_path),
+         "--override-dir", str(tmp_path), "--format", "json"]
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["node"]["id"] == "p.ns"
