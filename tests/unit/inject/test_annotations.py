@@ -1,0 +1,222 @@
+"""One test per annotation the injector honours, and the refusal of bad values."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.unit.inject.factories import pod, request
+from webhooks import mesh
+from webhooks.inject.config import InjectConfig
+from webhooks.inject.handler import make_handler
+from webhooks.inject.pod import inject_pod
+
+Pod = dict[str, Any]
+
+
+def injected(annotations: dict[str, str], native: bool = False, **spec: Any) -> Pod:
+    return inject_pod(pod({"app": "a"}, annotations, **spec), InjectConfig(), native).pod
+
+
+def proxy(result: Pod) -> dict[str, Any]:
+    every = [*result["spec"].get("initContainers", []), *result["spec"]["containers"]]
+    return next(c for c in every if c["name"] == mesh.PROXY_CONTAINER)
+
+
+def init_args(result: Pod) -> list[str]:
+    init = next(c for c in result["spec"]["initContainers"] if c["name"] == mesh.INIT_CONTAINER)
+    args: list[str] = init["args"]
+    return args
+
+
+def flag(result: Pod, name: str) -> str | None:
+    args = init_args(result)
+    return args[args.index(name) + 1] if name in args else None
+
+
+def env(result: Pod, name: str) -> str | None:
+    return next((e.get("value") for e in proxy(result)["env"] if e["name"] == name), None)
+
+
+PROBED = {"containers": [{"name": "a", "image": "x", "readinessProbe": {"httpGet": {"port": 80}}}]}
+CHECKS: list[tuple[str, str, Callable[[Pod], bool]]] = [
+    ("sidecar.istio.io/proxyImage", "my/proxy:2", lambda p: proxy(p)["image"] == "my/proxy:2"),
+    (
+        "sidecar.istio.io/proxyCPU",
+        "300m",
+        lambda p: proxy(p)["resources"]["requests"] == {"cpu": "300m", "memory": "128Mi"},
+    ),
+    (
+        "sidecar.istio.io/proxyMemory",
+        "64Mi",
+        lambda p: proxy(p)["resources"]["requests"] == {"cpu": "100m", "memory": "64Mi"},
+    ),
+    (
+        "sidecar.istio.io/proxyCPULimit",
+        "500m",
+        lambda p: proxy(p)["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi"},
+    ),
+    (
+        "sidecar.istio.io/proxyMemoryLimit",
+        "2Gi",
+        lambda p: proxy(p)["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"},
+    ),
+    ("sidecar.istio.io/logLevel", "debug", lambda p: env(p, "PROXY_LOG_LEVEL") == "debug"),
+    (
+        "sidecar.istio.io/componentLogLevel",
+        "http:trace",
+        lambda p: env(p, "PROXY_COMPONENT_LOG_LEVEL") == "http:trace",
+    ),
+    ("sidecar.istio.io/interceptionMode", "TPROXY", lambda p: flag(p, "-m") == "TPROXY"),
+    (
+        "sidecar.istio.io/nativeSidecar",
+        "true",
+        lambda p: proxy(p).get("restartPolicy") == "Always",
+    ),
+    (
+        "status.sidecar.istio.io/port",
+        "15555",
+        lambda p: (
+            flag(p, "-d") == "15090,15021,15555"
+            and json.loads(env(p, "PROXY_CONFIG") or "")["statusPort"] == 15555
+        ),
+    ),
+    (
+        "readiness.status.sidecar.istio.io/initialDelaySeconds",
+        "7",
+        lambda p: proxy(p)["readinessProbe"]["initialDelaySeconds"] == 7,
+    ),
+    (
+        "readiness.status.sidecar.istio.io/periodSeconds",
+        "3",
+        lambda p: proxy(p)["readinessProbe"]["periodSeconds"] == 3,
+    ),
+    (
+        "readiness.status.sidecar.istio.io/failureThreshold",
+        "9",
+        lambda p: proxy(p)["readinessProbe"]["failureThreshold"] == 9,
+    ),
+    (
+        "traffic.sidecar.istio.io/includeOutboundIPRanges",
+        "10.0.0.0/8",
+        lambda p: flag(p, "-i") == "10.0.0.0/8",
+    ),
+    (
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+        "10.0.0.1/32,fd00::/8",
+        lambda p: flag(p, "-x") == "10.0.0.1/32,fd00::/8",
+    ),
+    ("traffic.sidecar.istio.io/includeInboundPorts", "80,81", lambda p: flag(p, "-b") == "80,81"),
+    (
+        "traffic.sidecar.istio.io/excludeInboundPorts",
+        "8081",
+        lambda p: flag(p, "-d") == "15090,15021,8081,15020",
+    ),
+    ("traffic.sidecar.istio.io/includeOutboundPorts", "443", lambda p: flag(p, "-q") == "443"),
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", "3306", lambda p: flag(p, "-o") == "3306"),
+    ("traffic.sidecar.istio.io/excludeInterfaces", "eth1", lambda p: flag(p, "-c") == "eth1"),
+    (
+        "proxy.istio.io/config",
+        '{"holdApplicationUntilProxyStarts": true}',
+        lambda p: (
+            p["spec"]["containers"][0]["name"] == mesh.PROXY_CONTAINER
+            and "postStart" in proxy(p)["lifecycle"]
+        ),
+    ),
+    (
+        "proxy.istio.io/config",
+        "concurrency: 3\nterminationDrainDuration: 30s",
+        lambda p: (
+            json.loads(env(p, "PROXY_CONFIG") or "")
+            == {
+                "statusPort": 15020,
+                "terminationDrainDuration": "30s",
+                "holdApplicationUntilProxyStarts": False,
+                "concurrency": 3,
+            }
+        ),
+    ),
+    (
+        "sidecar.istio.io/userVolume",
+        '{"extra":{"emptyDir":{}}}',
+        lambda p: {"name": "extra", "emptyDir": {}} in p["spec"]["volumes"],
+    ),
+    (
+        "prometheus.istio.io/merge-metrics",
+        "false",
+        lambda p: "prometheus.io/port" not in p["metadata"]["annotations"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "check"), CHECKS, ids=[c[0] for c in CHECKS])
+def test_annotation_is_honoured(key: str, value: str, check: Callable[[Pod], bool]) -> None:
+    assert check(injected({key: value}))
+
+
+def test_user_volume_mount_is_added_to_the_proxy() -> None:
+    result = injected(
+        {
+            "sidecar.istio.io/userVolume": '{"extra":{"emptyDir":{}}}',
+            "sidecar.istio.io/userVolumeMount": '{"extra":{"mountPath":"/x","readOnly":true}}',
+        }
+    )
+    assert {"name": "extra", "mountPath": "/x", "readOnly": True} in proxy(result)["volumeMounts"]
+    status = json.loads(result["metadata"]["annotations"][mesh.STATUS_ANNOTATION])
+    assert "extra" in status["volumes"]
+
+
+def test_rewrite_app_http_probers_false_keeps_probes() -> None:
+    result = injected({"sidecar.istio.io/rewriteAppHTTPProbers": "false"}, **PROBED)
+    assert result["spec"]["containers"][0]["readinessProbe"] == {"httpGet": {"port": 80}}
+    assert env(result, mesh.APP_PROBERS_ENV) is None
+
+
+def test_native_sidecar_false_overrides_a_native_cluster() -> None:
+    result = injected({"sidecar.istio.io/nativeSidecar": "false"}, native=True)
+    assert result["spec"]["containers"][-1]["name"] == mesh.PROXY_CONTAINER
+
+
+BAD: list[tuple[str, str]] = [
+    ("sidecar.istio.io/proxyCPU", "lots"),
+    ("sidecar.istio.io/proxyMemory", "-1Gi"),
+    ("sidecar.istio.io/proxyCPULimit", "1 core"),
+    ("sidecar.istio.io/proxyMemoryLimit", "big"),
+    ("sidecar.istio.io/proxyImage", "has space:1"),
+    ("sidecar.istio.io/logLevel", "loud"),
+    ("sidecar.istio.io/componentLogLevel", "http"),
+    ("sidecar.istio.io/interceptionMode", "MAGIC"),
+    ("sidecar.istio.io/nativeSidecar", "maybe"),
+    ("sidecar.istio.io/rewriteAppHTTPProbers", "perhaps"),
+    ("status.sidecar.istio.io/port", "70000"),
+    ("readiness.status.sidecar.istio.io/initialDelaySeconds", "-1"),
+    ("readiness.status.sidecar.istio.io/periodSeconds", "0"),
+    ("readiness.status.sidecar.istio.io/failureThreshold", "x"),
+    ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/33"),
+    ("traffic.sidecar.istio.io/excludeOutboundIPRanges", "*"),
+    ("traffic.sidecar.istio.io/includeInboundPorts", "80,http"),
+    ("traffic.sidecar.istio.io/excludeInboundPorts", "99999"),
+    ("traffic.sidecar.istio.io/includeOutboundPorts", "a"),
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", "1-2"),
+    ("traffic.sidecar.istio.io/excludeInterfaces", "eth 0"),
+    ("proxy.istio.io/config", "[1, 2]"),
+    ("proxy.istio.io/config", "concurrency: many"),
+    ("proxy.istio.io/config", "terminationDrainDuration: soon"),
+    ("proxy.istio.io/config", "holdApplicationUntilProxyStarts: 1"),
+    ("sidecar.istio.io/userVolume", "not json"),
+    ("sidecar.istio.io/userVolumeMount", '{"v":{"readOnly":true}}'),
+    ("prometheus.istio.io/merge-metrics", "nah"),
+    ("prometheus.io/port", "15090"),
+    ("prometheus.istio.io/scrape-targets", "8080:/m,abc:/n"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD, ids=[f"{k}={v}" for k, v in BAD])
+def test_bad_annotation_is_refused_naming_it_and_its_value(key: str, value: str) -> None:
+    handler = make_handler(InjectConfig)
+    response = handler(request(pod({"app": "a"}, {key: value})))
+    assert response.allowed is False
+    assert response.status is not None
+    assert repr(key) in response.status.message
+    assert repr(value) in response.status.message
