@@ -6,6 +6,7 @@ import pytest
 
 from tests.chart.conftest import SCENARIOS, objects, one
 from tests.chart.render import Document, render
+from webhooks.cli import build_parser
 
 # Kubernetes cannot scope these by resourceNames: the name is not part of a create request.
 UNSCOPABLE = {("", "secrets", "create"), ("networking.istio.io", "gateways", "create")}
@@ -103,7 +104,20 @@ def test_rbac_names_exactly_the_release_objects() -> None:
         ("mutatingwebhookconfigurations", "mesh-webhooks-sidecar-injector"),
         ("validatingwebhookconfigurations", "mesh-webhooks-validator"),
     }
-    assert objects(render({"certificates": {"mode": "cert-manager"}}), "Role") == []
+    cert_manager = render({"certificates": {"mode": "cert-manager"}})
+    assert _grants(cert_manager, "Role") == {("networking.istio.io", "gateways", "create")}
+    assert ("networking.istio.io", "gateways", "create") not in _grants(documents, "ClusterRole")
+
+
+def _grants(documents: list[Document], kind: str) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for role in objects(documents, kind)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
 
 def test_the_server_pod_drains_and_probes_over_https() -> None:
@@ -190,3 +204,18 @@ def test_network_policy_admits_only_the_apiserver_and_prometheus() -> None:
     [prometheus] = [p for p in peers if "podSelector" in p]
     assert prometheus["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
     assert "namespaceSelector" in prometheus
+
+
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - {"url"}))
+def test_the_rendered_command_line_parses_with_the_real_cli(
+    scenario: str, rendered: dict[str, list[Document]]
+) -> None:
+    [container] = one(rendered[scenario], "Deployment")["spec"]["template"]["spec"]["containers"]
+    argv = container["args"]
+    args = build_parser(argv).parse_args(argv)
+    assert args.command == "serve"
+    assert args.cert_mode == SCENARIOS[scenario].get("certificates", {}).get("mode", "self")
+    assert args.fail_closed is (scenario != "everything-on")
+    if args.cert_mode != "self":
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert args.tls_cert_file.parent.as_posix() in mounts
