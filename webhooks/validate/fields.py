@@ -1,0 +1,235 @@
+"""Checks shared by several kinds: ports, hosts, IPs and CIDRs, durations, headers, regexes, labels.
+
+Each check returns Istio's error text (or None) so callers decide the field path and severity.
+"""
+
+import ipaddress
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+import re2
+
+MAX_REGEX_BYTES = 1024
+RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
+
+_DNS1123_LABEL = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+_K8S_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# RFC 7230 tchar; "+-." is a range in Istio's class, so "," slips in too (kept for parity).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+,\-.^_`|~A-Za-z0-9]+$")
+_STRICT_HEADER_NAME = re.compile(r"^[-_A-Za-z0-9]+$")
+_PSEUDO_HEADERS = frozenset({":method", ":scheme", ":authority", ":path", ":status"})
+_JWT_CLAIM = re.compile(r"^@request\.auth\.claims(\.[^.\[\]]+|\[[^\[\]]+\])+$")
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+_NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9}
+_NANOS |= {"m": 60 * 10**9, "h": 3600 * 10**9}
+_MILLI = 1_000_000
+
+# RE2's error codes, in Go regexp/syntax's words (what Istio users see).
+_RE2_TO_GO = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid repetition size": "invalid repeat count",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid named capture group": "invalid named capture",
+    "trailing \\": "trailing backslash at end of expression",
+}
+
+
+def go_quote(text: str) -> str:
+    """Go's %q for the strings we show (close enough: printable unicode is kept)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def go_float(value: float) -> str:
+    """Go's %v of a float64: 150 prints as 150, 0.5 as 0.5."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return "/" in text
+
+
+def is_dns1123_label(text: str) -> bool:
+    return len(text) <= 63 and bool(_DNS1123_LABEL.match(text))
+
+
+def is_k8s_label(text: str) -> bool:
+    """Kubernetes' lowercase RFC 1123 label (namespaces, exportTo entries)."""
+    return len(text) <= 63 and bool(_K8S_LABEL.match(text))
+
+
+def port_error(port: int) -> str | None:
+    if 1 <= port <= 65535:
+        return None
+    return f"port number {port} must be in the range 1..65535"
+
+
+def _domain_labels_error(domain: str, labels: list[str]) -> str | None:
+    for label in labels:
+        if not is_dns1123_label(label):
+            return f"domain name {go_quote(domain)} invalid (label {go_quote(label)} invalid)"
+    if labels and labels[-1].isdigit():
+        return (
+            f"domain name {go_quote(domain)} invalid "
+            f"(top level domain {go_quote(labels[-1])} cannot be all-numeric)"
+        )
+    return None
+
+
+def fqdn_error(domain: str) -> str | None:
+    """Istio's ValidateFQDN: DNS-1123 labels, at most 255 bytes, one trailing dot allowed."""
+    if not domain:
+        return "empty domain name not allowed"
+    if len(domain) > 255:
+        return f"domain name {go_quote(domain)} too long (max 255)"
+    return _domain_labels_error(domain, domain.removesuffix(".").split("."))
+
+
+def wildcard_domain_error(domain: str) -> str | None:
+    """Istio's ValidateWildcardDomain: an FQDN, optionally with a leading `*` label."""
+    if not domain:
+        return "empty domain name not allowed"
+    if len(domain) > 255:
+        return f"domain name {go_quote(domain)} too long (max 255)"
+    if domain == "*":
+        return None
+    labels = domain.removesuffix(".").split(".")
+    if labels[0] == "*":
+        labels = labels[1:]
+    elif labels[0].startswith("*"):
+        labels[0] = labels[0][1:] or "x"
+    return _domain_labels_error(domain, labels)
+
+
+def wildcard_domain_or_ip_error(host: str) -> str | None:
+    return None if is_ip(host) else wildcard_domain_error(host)
+
+
+def parse_duration(text: str) -> int | None:
+    """Go's time.ParseDuration, in nanoseconds; None when it is not a duration."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0
+    if not body:
+        return None
+    total, position = Fraction(0), 0
+    while position < len(body):
+        match = _DURATION_PART.match(body, position)
+        if match is None or match.group(1) in ("", "."):
+            return None
+        number = match.group(1)
+        total += Fraction(number + "0" if number.endswith(".") else number) * _NANOS[match[2]]
+        position = match.end()
+    nanos = int(total)
+    return -nanos if text.startswith("-") else nanos
+
+
+def bad_duration(text: str) -> str:
+    return f"bad Duration: time: invalid duration {go_quote(text)}"
+
+
+def duration_error(text: str) -> str | None:
+    """Istio's ValidateDuration: at least 1ms, whole milliseconds."""
+    nanos = parse_duration(text)
+    if nanos is None:
+        return bad_duration(text)
+    if nanos < _MILLI:
+        return "duration must be greater than 1ms"
+    if nanos % _MILLI:
+        return "only durations to ms precision are supported"
+    return None
+
+
+def percent_error(value: float) -> str | None:
+    if value == 0.0 or 0.0001 <= value <= 100.0:
+        return None
+    return f"percentage {go_float(value)} is neither 0.0, nor in range [0.0001, 100.0]"
+
+
+def header_name_error(name: str, allow_claims: bool = True) -> str | None:
+    """VirtualService header names: tchar, pseudo-headers, or JWT claim keys."""
+    if not name:
+        return "header name cannot be empty"
+    if name in _PSEUDO_HEADERS or _HEADER_NAME.match(name):
+        return None
+    if allow_claims and _JWT_CLAIM.match(name):
+        return None
+    return f"header name {name} is not a valid header name"
+
+
+def strict_header_name_error(name: str) -> str | None:
+    if _STRICT_HEADER_NAME.match(name):
+        return None
+    return f"header name {name} is not a valid header name"
+
+
+@lru_cache(maxsize=4096)
+def regex_error(what: str, pattern: str) -> str | None:
+    """Istio's validateStringRegexp: 1024 bytes at most, then an RE2 compile."""
+    if len(pattern.encode()) > MAX_REGEX_BYTES:
+        return f'"{what}": regex is too large, max length allowed is {MAX_REGEX_BYTES}'
+    problem = _re2_problem(pattern)
+    if problem is None:
+        return None
+    return f'"{what}": error parsing regexp: {problem}; {RE2_HINT}'
+
+
+def _re2_problem(pattern: str) -> str | None:
+    if "\\C" in pattern.replace("\\\\", ""):
+        return "invalid escape sequence: `\\C`"
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options)
+    except re2.error as error:
+        raw = error.args[0] if error.args else b""
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        code, _, expression = text.partition(": ")
+        if code.startswith("trailing \\"):
+            return "trailing backslash at end of expression: ``"
+        return f"{_RE2_TO_GO.get(code, code)}: `{expression}`"
+    return None
+
+
+def label_errors(labels: dict[str, str]) -> list[str]:
+    """Istio's labels.Validate: qualified-name keys, label-syntax values."""
+    errors = []
+    for key, value in labels.items():
+        prefix, slash, name = key.rpartition("/")
+        valid_prefix = not slash or (bool(prefix) and fqdn_error(prefix) is None)
+        if not (valid_prefix and len(name) <= 63 and _QUALIFIED_NAME.match(name)):
+            errors.append(f"invalid tag key: {go_quote(key)}")
+        if len(value) > 63 or not _LABEL_VALUE.match(value):
+            errors.append(f"invalid tag value: {go_quote(value)}")
+    return errors
+
+
+def selector_errors(labels: dict[str, str]) -> list[str]:
+    """Workload selectors: no empty keys, no wildcards (the CRDs' CEL rules)."""
+    errors = []
+    for key, value in labels.items():
+        if key == "":
+            errors.append(f"empty key is not supported in selector: {go_quote(key)}")
+        if "*" in key or "*" in value:
+            errors.append(f"wildcard is not supported in selector: {go_quote(key)}")
+    return errors

@@ -1,0 +1,67 @@
+"""PeerAuthentication and RequestAuthentication."""
+
+from urllib.parse import urlsplit
+
+from webhooks.validate import fields
+from webhooks.validate.kinds.common import check_duration, check_policy_target, check_selector_labels
+from webhooks.validate.kinds.meta import Meta
+from webhooks.validate.models.security import JWTRule, PeerAuthentication, RequestAuthentication
+from webhooks.validate.verdict import Verdict
+
+
+def validate_peer(spec: PeerAuthentication, meta: Meta) -> Verdict:
+    v = Verdict()
+    selector = spec.selector
+    if selector is not None:
+        check_selector_labels(v, selector.match_labels, "spec.selector.matchLabels")
+        if not selector.match_labels:
+            v.warn("workload selector specified without labels", "spec.selector")
+    if spec.port_level_mtls is None:
+        return v
+    path = "spec.portLevelMtls"
+    if selector is None or not selector.match_labels:
+        v.error("mesh/namespace peer authentication cannot have port level mTLS", path)
+    if not spec.port_level_mtls:
+        v.error("port level mTLS, if defined, must have at least one element", path)
+    for port in spec.port_level_mtls:
+        if not port.isdigit():
+            v.error(f"port {fields.go_quote(port)} is not a number", f"{path}[{port}]")
+        elif not 1 <= int(port) <= 65535:
+            v.error("port must be in range 1..65535", f"{path}[{port}]")
+    return v
+
+
+def validate_request(spec: RequestAuthentication, meta: Meta) -> Verdict:
+    v = Verdict()
+    check_policy_target(v, spec.selector, spec.target_ref, spec.target_refs)
+    for index, rule in enumerate(spec.jwt_rules):
+        _check_jwt_rule(v, rule, f"spec.jwtRules[{index}]")
+    return v
+
+
+def _check_jwt_rule(v: Verdict, rule: JWTRule, path: str) -> None:
+    if not rule.issuer and not rule.jwks_uri:
+        v.error("issuer or jwksUri must be non-empty string", path)
+    for audience in rule.audiences:
+        if not audience:
+            v.error("audience must be non-empty string", f"{path}.audiences")
+    if rule.jwks_uri:
+        try:
+            scheme = urlsplit(rule.jwks_uri).scheme
+        except ValueError as error:
+            v.error(f"jwksUri is invalid: {error}", f"{path}.jwksUri")
+        else:
+            if scheme not in ("http", "https"):
+                v.error(f"URI scheme {fields.go_quote(scheme)} is not supported", f"{path}.jwksUri")
+    for index, header in enumerate(rule.from_headers):
+        if not header.name:
+            v.error("location header name must be non-empty string", f"{path}.fromHeaders[{index}]")
+    for index, claim in enumerate(rule.output_claim_to_headers):
+        where = f"{path}.outputClaimToHeaders[{index}]"
+        if claim is None:
+            v.error("outputClaimToHeaders must not be null", where)
+        elif not claim.header or not claim.claim:
+            v.error("outputClaimToHeaders header and claim value must be non-empty string", where)
+        elif problem := fields.strict_header_name_error(claim.header):
+            v.error(problem, where)
+    check_duration(v, rule.timeout, f"{path}.timeout")

@@ -1,0 +1,118 @@
+"""Rules several kinds share: exportTo, selectors, targetRefs, destinations, host overlap."""
+
+from collections.abc import Sequence
+
+from webhooks.validate import fields
+from webhooks.validate.models.base import LabelSelector, PolicyTargetReference, WorkloadSelector
+from webhooks.validate.models.virtualservice import Destination
+from webhooks.validate.verdict import Verdict
+
+POLICY_TARGET_KINDS = (
+    ("", "Service"),
+    ("networking.istio.io", "ServiceEntry"),
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+)
+
+
+def check_export_to(
+    v: Verdict, export_to: Sequence[str], namespace: str, service_entry: bool = False
+) -> None:
+    path = "spec.exportTo"
+    seen: set[str] = set()
+    for entry in export_to:
+        if entry in seen:
+            v.error(f"duplicate entries in exportTo for entry {entry}", path)
+        seen.add(entry)
+        if entry == "~" and not service_entry:
+            v.error("exportTo ~ (none) is not allowed for Istio configuration objects", path)
+        elif entry not in (".", "*", "~") and not fields.is_k8s_label(entry):
+            v.error("only .,*, or a valid DNS 1123 label is allowed as exportTo entry", path)
+    if "." in seen and namespace in seen:
+        v.error(f"duplicate entries in exportTo: . and current namespace {namespace}", path)
+    if "*" in seen and len(seen) > 1:
+        v.error("cannot have both public (*) and non-public exportTo values for a resource", path)
+    if "~" in seen and len(seen) > 1:
+        v.error("cannot export service entry to no one (~) and someone", path)
+
+
+def check_selector_labels(v: Verdict, labels: dict[str, str], path: str) -> None:
+    for message in fields.selector_errors(labels):
+        v.error(message, path)
+
+
+def check_workload_selector(
+    v: Verdict, selector: WorkloadSelector | None, path: str, warning: str
+) -> None:
+    if selector is None:
+        return
+    if not selector.labels:
+        v.warn(warning, path)
+    check_selector_labels(v, selector.labels, f"{path}.labels")
+
+
+def check_policy_target(
+    v: Verdict,
+    selector: LabelSelector | None,
+    target_ref: PolicyTargetReference | None,
+    target_refs: Sequence[PolicyTargetReference],
+) -> None:
+    """The selector/targetRef rules of the security, telemetry and extension kinds."""
+    refs = [*([target_ref] if target_ref else []), *target_refs]
+    if target_ref is not None and target_refs:
+        v.error("only one of targetRefs or targetRef can be set", "spec.targetRef")
+    if selector is not None and refs:
+        v.error("only one of targetRefs or workloadSelector can be set", "spec.selector")
+    if selector is not None:
+        check_selector_labels(v, selector.match_labels, "spec.selector.matchLabels")
+    allowed = " ".join(f"{group}/{kind}" for group, kind in POLICY_TARGET_KINDS)
+    for index, ref in enumerate(refs):
+        path = "spec.targetRef" if ref is target_ref else f"spec.targetRefs[{index}]"
+        if not ref.name:
+            v.error("targetRef name must be set", path)
+        if ref.namespace:
+            v.error(
+                "targetRef namespace must not be set; cross namespace referencing is not supported",
+                path,
+            )
+        if (ref.group, ref.kind) not in POLICY_TARGET_KINDS:
+            v.error(f"targetRef must be to one of [{allowed}] but was {ref.group}/{ref.kind}", path)
+
+
+def check_destination(v: Verdict, destination: Destination, path: str) -> None:
+    if destination.host == "*":
+        v.error("invalid destination host *", f"{path}.host")
+    else:
+        problem = fields.wildcard_domain_or_ip_error(destination.host)
+        if problem:
+            v.error(problem, f"{path}.host")
+    if destination.subset and not fields.is_dns1123_label(destination.subset):
+        v.error(f"subset name is invalid: {destination.subset}", f"{path}.subset")
+    if destination.port is not None and destination.port.number:
+        check_port(v, destination.port.number, f"{path}.port.number")
+
+
+def check_port(v: Verdict, port: int, path: str) -> None:
+    problem = fields.port_error(port)
+    if problem:
+        v.error(problem, path)
+
+
+def check_duration(v: Verdict, value: str, path: str) -> None:
+    if value:
+        problem = fields.duration_error(value)
+        if problem:
+            v.error(problem, path)
+
+
+def host_covers(wide: str, narrow: str) -> bool:
+    """Whether every name `narrow` matches is matched by `wide` (wildcards on the left)."""
+    if wide == narrow or wide == "*":
+        return True
+    if wide.startswith("*"):
+        return narrow.removeprefix("*").endswith(wide[1:])
+    return False
+
+
+def hosts_overlap(a: str, b: str) -> bool:
+    return host_covers(a, b) or host_covers(b, a)

@@ -1,0 +1,163 @@
+"""Gateway: servers, hosts, ports, binds and server TLS (shared with Sidecar ingress)."""
+
+from webhooks.validate import fields
+from webhooks.validate.kinds.common import check_port, check_selector_labels
+from webhooks.validate.kinds.meta import Meta
+from webhooks.validate.models.gateway import Gateway, Server, ServerTLSSettings
+from webhooks.validate.verdict import Verdict
+
+PROTOCOLS = {
+    p.lower(): p
+    for p in "TCP UDP GRPC GRPC-WEB HTTP HTTP_PROXY HTTP2 HTTPS TLS MONGO REDIS MYSQL".split()
+}
+TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+_BAD_PROTOCOL = "supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP"
+_OLD_TLS = frozenset({"TLSV1_0", "TLSV1_1"})
+
+
+def validate(spec: Gateway, meta: Meta) -> Verdict:
+    v = Verdict()
+    if meta.name and not fields.is_dns1123_label(meta.name):
+        v.error(f"invalid gateway name: {fields.go_quote(meta.name)}", "metadata.name")
+    if not spec.servers:
+        v.error("gateway must have at least one server", "spec.servers")
+    check_selector_labels(v, spec.selector, "spec.selector")
+    names: set[str] = set()
+    for index, server in enumerate(spec.servers):
+        path = f"spec.servers[{index}]"
+        if server is None:
+            v.error("server may not be nil", path)
+            continue
+        check_server(v, server, path)
+        name = server.port.name
+        if name and name in names:
+            v.error(f"port names in servers must be unique: duplicate name {name}", path)
+        names.add(name)
+    return v
+
+
+def check_server(v: Verdict, server: Server, path: str) -> None:
+    if not server.hosts:
+        v.error("server config must contain at least one host", f"{path}.hosts")
+    for index, host in enumerate(server.hosts):
+        if problem := gateway_host_error(host):
+            v.error(problem, f"{path}.hosts[{index}]")
+    port = server.port
+    protocol = PROTOCOLS.get(port.protocol.lower())
+    if protocol is None:
+        v.error(f"invalid protocol {fields.go_quote(port.protocol)}, {_BAD_PROTOCOL}", f"{path}.port")
+    if not server.bind.startswith("unix://"):
+        check_port(v, port.number, f"{path}.port.number")
+    if port.target_port:
+        v.warn("targetPort has no impact on Gateways", f"{path}.port.targetPort")
+    if not port.name:
+        v.error(f"port name must be set: {port.number}", f"{path}.port.name")
+    _check_bind(v, server.bind, port.number, f"{path}.bind")
+    _check_server_tls(v, server.tls, protocol or "", f"{path}.tls")
+
+
+def gateway_host_error(host: str) -> str | None:
+    namespace, slash, name = host.rpartition("/")
+    if slash and (not namespace or not name):
+        return "config namespace and dnsName in host entry cannot be empty"
+    if slash and namespace not in ("*", ".", "~") and not fields.is_k8s_label(namespace):
+        return f"invalid namespace value {fields.go_quote(namespace)} in gateway"
+    if name == "*" or fields.is_ip(name):
+        return None
+    if name.startswith("*") and not name.startswith("*."):
+        return f"partial wildcard {fields.go_quote(name)} not allowed"
+    if "." not in name:
+        return "short names (non FQDN) are not allowed"
+    return fields.wildcard_domain_error(name)
+
+
+def _check_bind(v: Verdict, bind: str, number: int, path: str) -> None:
+    if not bind:
+        return
+    if bind.startswith("unix://"):
+        socket = bind.removeprefix("unix://")
+        if number:
+            v.error(f"port number must be 0 for unix domain socket: {number}", path)
+        if not socket:
+            v.error("unix address must not be empty", path)
+        elif not socket.startswith(("/", "@")) or socket.endswith("/"):
+            v.error(f"{socket} is not an absolute path to a file", path)
+    elif not fields.is_ip(bind):
+        v.error(f"{bind} is not a valid IP", path)
+
+
+def _check_server_tls(v: Verdict, tls: ServerTLSSettings | None, protocol: str, path: str) -> None:
+    if protocol in TLS_PROTOCOLS and tls is None:
+        v.error("server must have TLS settings for HTTPS/TLS protocols", path)
+    if tls is None:
+        return
+    only_redirect = tls.model_fields_set <= {"https_redirect"}
+    if protocol == "HTTP" and not only_redirect:
+        v.error("server cannot have TLS settings for plain text HTTP ports", path)
+    elif protocol not in TLS_PROTOCOLS and protocol != "HTTP" and protocol:
+        v.error("server cannot have TLS settings for non HTTPS/TLS ports", path)
+    if tls.https_redirect and protocol != "HTTP":
+        v.warn("tls.httpsRedirect should only be used with http servers", path)
+    if protocol in TLS_PROTOCOLS:
+        check_tls_options(v, tls, path)
+
+
+def _certificate_sources(tls: ServerTLSSettings) -> int:
+    pair = bool(tls.server_certificate or tls.private_key)
+    return sum(map(bool, (tls.credential_name, tls.credential_names, pair, tls.tls_certificates)))
+
+
+def check_tls_options(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
+    mode = tls.mode or "PASSTHROUGH"
+    if mode == "ISTIO_MUTUAL":
+        for value, what in (
+            (tls.server_certificate, "server certificate"),
+            (tls.private_key, "private key"),
+            (tls.ca_certificates, "CA bundle"),
+            (tls.tls_certificates, "tlsCertificates"),
+            (tls.credential_name, "credentialName"),
+            (tls.credential_names, "credentialNames"),
+        ):
+            if value:
+                v.error(f"ISTIO_MUTUAL TLS cannot have associated {what}", path)
+        return
+    if _certificate_sources(tls) > 1:
+        v.error(
+            "only one of credential_name, credential_names, server_certificate/private_key, "
+            "tls_certificates should be specified",
+            path,
+        )
+    if mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH"):
+        if _certificate_sources(tls) or tls.ca_certificates:
+            v.warn(f"{mode} mode does not use certificates, they will be ignored", path)
+        return
+    _check_certificates(v, tls, mode, path)
+    if tls.min_protocol_version in _OLD_TLS and not tls.cipher_suites:
+        v.warn(
+            "TLS version below TLSV1_2 require setting compatible ciphers as by default they "
+            "no longer include compatible ciphers.",
+            path,
+        )
+    duplicates = sorted({c for c in tls.cipher_suites if tls.cipher_suites.count(c) > 1})
+    if duplicates:
+        v.warn(f"ignoring duplicate cipher suites: [{' '.join(duplicates)}]", path)
+
+
+def _check_certificates(v: Verdict, tls: ServerTLSSettings, mode: str, path: str) -> None:
+    if len(tls.credential_names) > 2 or len(tls.tls_certificates) > 2:
+        v.warn(f"{mode} can support up to 2 server certificates", path)
+    if tls.ca_crl and (tls.credential_name or tls.credential_names):
+        v.error(
+            "CRL is not supported with credentialName. CRL has to be specified in the credential",
+            path,
+        )
+    elif tls.ca_crl and mode == "SIMPLE":
+        v.error("CRL is not supported with SIMPLE TLS", path)
+    if tls.credential_name or tls.credential_names or tls.tls_certificates:
+        return
+    if not tls.server_certificate:
+        v.error(f"{mode} TLS requires a server certificate", path)
+    if not tls.private_key:
+        v.error(f"{mode} TLS requires a private key", path)
+    if mode in ("MUTUAL", "OPTIONAL_MUTUAL") and not tls.ca_certificates:
+        v.error(f"{mode} TLS requires a client CA bundle", path)

@@ -1,0 +1,295 @@
+"""VirtualService HTTP route rules: matches, destinations, redirect, rewrite, retries, fault."""
+
+import re
+
+from webhooks.validate import fields
+from webhooks.validate.kinds import headers
+from webhooks.validate.kinds.common import check_destination, check_duration, check_port
+from webhooks.validate.models.virtualservice import (
+    CorsPolicy,
+    HTTPDirectResponse,
+    HTTPFaultInjection,
+    HTTPMatchRequest,
+    HTTPRedirect,
+    HTTPRetry,
+    HTTPRewrite,
+    HTTPRoute,
+    StringMatch,
+)
+from webhooks.validate.verdict import Verdict
+
+RETRY_ON = frozenset(
+    "5xx gateway-error reset reset-before-request connect-failure retriable-4xx refused-stream "
+    "retriable-status-codes retriable-headers envoy-ratelimited http3-post-connect-failure "
+    "cancelled deadline-exceeded internal resource-exhausted unavailable".split()
+)
+CORS_METHODS = frozenset("GET HEAD POST PUT PATCH DELETE CONNECT OPTIONS TRACE *".split())
+GRPC_STATUSES = frozenset(
+    "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
+    "PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE UNIMPLEMENTED "
+    "INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED".split()
+)
+_JWT_CLAIM_PREFIX = "@request.auth.claims"
+_SOURCE_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DIRECT_RESPONSE_WARN = 100 * 1024
+_DIRECT_RESPONSE_MAX = 1024 * 1024
+_LARGE_BODY = "large direct_responses may impact control plane performance"
+
+
+def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateways: bool) -> None:
+    """One entry of spec.http; `delegate` is true inside a delegate VirtualService."""
+    _check_kind(v, route, path, delegate)
+    for index, match in enumerate(route.match):
+        if match is None:
+            v.error("http match may not be null", f"{path}.match[{index}]")
+        else:
+            check_match(v, match, f"{path}.match[{index}]", gateways)
+    _check_destinations(v, route, path)
+    if route.redirect is not None:
+        _check_redirect(v, route.redirect, f"{path}.redirect")
+    if route.rewrite is not None:
+        _check_rewrite(v, route.rewrite, f"{path}.rewrite")
+    if route.timeout and fields.parse_duration(route.timeout) != 0:
+        check_duration(v, route.timeout, f"{path}.timeout")
+    if route.retries is not None:
+        _check_retries(v, route.retries, f"{path}.retries")
+    if route.fault is not None:
+        _check_fault(v, route.fault, f"{path}.fault")
+    _check_mirrors(v, route, path)
+    if route.direct_response is not None:
+        _check_direct_response(v, route.direct_response, f"{path}.directResponse")
+    if route.cors_policy is not None:
+        _check_cors(v, route.cors_policy, f"{path}.corsPolicy")
+    if route.headers is not None:
+        headers.check_headers(v, route.headers, f"{path}.headers")
+
+
+def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None:
+    if route.delegate is not None:
+        if delegate:
+            v.error("delegate HTTP route cannot contain delegate", f"{path}.delegate")
+        if route.route:
+            v.error(f"root HTTP route {route.name} must not specify route", path)
+        if route.redirect is not None:
+            v.error(f"root HTTP route {route.name} must not specify redirect", path)
+        return
+    if not route.route and route.redirect is None and route.direct_response is None:
+        v.error("HTTP route, redirect or direct_response is required", path)
+    pairs = (
+        (route.route, route.redirect, "HTTP route cannot contain both route and redirect"),
+        (route.fault, route.redirect, "HTTP route cannot contain both fault and redirect"),
+        (route.rewrite, route.redirect, "HTTP route rule cannot contain both rewrite and redirect"),
+        (
+            route.direct_response,
+            route.redirect,
+            "HTTP route rule cannot contain both direct_response and redirect",
+        ),
+        (route.route, route.direct_response, "HTTP route cannot contain both route and direct_response"),
+        (route.mirror, route.mirrors, "HTTP route cannot contain both mirror and mirrors"),
+    )
+    for first, second, message in pairs:
+        if first and second:
+            v.error(message, path)
+
+
+def check_string_match(v: Verdict, match: StringMatch, what: str, path: str) -> None:
+    chosen = [value for value in (match.exact, match.prefix, match.regex) if value is not None]
+    if len(chosen) > 1:
+        v.error(f'"{what}": only one of exact, prefix or regex may be set', path)
+    if match.prefix == "" and what != "uri":
+        v.error(f'"{what}": prefix string match should not be empty', path)
+    if match.regex is not None:
+        if match.regex == "":
+            v.error(f'"{what}": regex string match should not be empty', path)
+        else:
+            problem = fields.regex_error(what, match.regex)
+            if problem:
+                v.error(problem, path)
+
+
+def check_match(v: Verdict, match: HTTPMatchRequest, path: str, gateways: bool) -> None:
+    for what in ("uri", "scheme", "method", "authority"):
+        string_match = getattr(match, what)
+        if string_match is not None:
+            check_string_match(v, string_match, what, f"{path}.{what}")
+    for what, table in (("headers", match.headers), ("withoutHeaders", match.without_headers)):
+        for name, header in table.items():
+            where = f"{path}.{what}[{name}]"
+            problem = fields.header_name_error(name)
+            if problem:
+                v.error(problem, where)
+            if header is None:
+                v.error(f"header match {name} cannot be null", where)
+            elif not (what == "withoutHeaders" and header.regex == "*"):
+                check_string_match(v, header, what, where)
+            if name.startswith(_JWT_CLAIM_PREFIX) and not (gateways or match.gateways):
+                v.error(
+                    f"JWT claim based routing (key: {name}) is only supported for gateway, "
+                    "found no gateways: []",
+                    where,
+                )
+    for name, param in match.query_params.items():
+        if param is not None:
+            check_string_match(v, param, "queryParams", f"{path}.queryParams[{name}]")
+    if match.port:
+        check_port(v, match.port, f"{path}.port")
+    for message in fields.label_errors(match.source_labels):
+        v.error(message, f"{path}.sourceLabels")
+    if match.source_namespace and not _SOURCE_NAMESPACE.match(match.source_namespace):
+        v.error(f"sourceNamespace match {match.source_namespace} is invalid", path)
+
+
+def _check_destinations(v: Verdict, route: HTTPRoute, path: str) -> None:
+    for index, destination in enumerate(route.route):
+        where = f"{path}.route[{index}]"
+        check_destination(v, destination.destination, f"{where}.destination")
+        if destination.weight < 0:
+            v.error(f"weight {destination.weight} < 0", f"{where}.weight")
+        if destination.headers is not None:
+            headers.check_headers(v, destination.headers, f"{where}.headers")
+    if len(route.route) > 1 and all(d.weight == 0 for d in route.route):
+        v.error("total destination weight = 0", f"{path}.route")
+
+
+def _check_redirect(v: Verdict, redirect: HTTPRedirect, path: str) -> None:
+    if not (redirect.uri or redirect.authority or redirect.scheme or redirect.port):
+        if redirect.derive_port is None:
+            v.error("redirect must specify URI, authority, scheme, or port", path)
+    code = redirect.redirect_code
+    if code and not 300 <= code <= 399:
+        v.error(f"{code} is not a valid redirect code, must be 3xx", f"{path}.redirectCode")
+    if redirect.scheme not in ("", "http", "https"):
+        v.error('invalid redirect scheme, must be "http" or "https"', f"{path}.scheme")
+
+
+def _check_rewrite(v: Verdict, rewrite: HTTPRewrite, path: str) -> None:
+    regex = rewrite.uri_regex_rewrite
+    if rewrite.uri and regex is not None:
+        v.error("rewrite may only contain one of URI or UriRegexRewrite", path)
+        return
+    if not rewrite.uri and regex is None and not rewrite.authority:
+        v.error(
+            "rewrite must specify at least one of URI, UriRegexRewrite, or authority. "
+            "Only one of URI or UriRegexRewrite may be specified",
+            path,
+        )
+        return
+    if regex is not None:
+        where = f"{path}.uriRegexRewrite"
+        if not regex.match or not regex.rewrite:
+            v.error(
+                "UriRegexRewrite has errors: UriRegexRewrite requires both Rewrite and Match "
+                "fields to be specified",
+                where,
+            )
+        if regex.match:
+            problem = fields.regex_error("HTTPRewrite.UriRegexRewrite.Match", regex.match)
+            if problem:
+                v.error(problem, f"{where}.match")
+
+
+def _check_retries(v: Verdict, retries: HTTPRetry, path: str) -> None:
+    if retries.attempts < 0:
+        v.error("attempts cannot be negative", f"{path}.attempts")
+    configured = retries.per_try_timeout or retries.retry_on
+    if retries.attempts == 0 and (configured or retries.retry_remote_localities is not None):
+        v.error("http retry policy configured when attempts are set to 0 (disabled)", path)
+    check_duration(v, retries.per_try_timeout, f"{path}.perTryTimeout")
+    check_duration(v, retries.backoff, f"{path}.backoff")
+    for policy in retries.retry_on.split(",") if retries.retry_on else ():
+        policy = policy.strip()
+        if not (policy.isdigit() or policy in RETRY_ON):
+            v.error(f"{fields.go_quote(policy)} is not a valid retryOn policy", f"{path}.retryOn")
+
+
+def _check_fault(v: Verdict, fault: HTTPFaultInjection, path: str) -> None:
+    if fault.abort is None and fault.delay is None:
+        v.error("HTTP fault injection must have an abort and/or a delay", path)
+    if (abort := fault.abort) is not None:
+        where = f"{path}.abort"
+        if abort.percentage is not None and (bad := fields.percent_error(abort.percentage.value)):
+            v.error(bad, f"{where}.percentage")
+        if abort.http_status and not 200 <= abort.http_status <= 600:
+            v.error(f"HTTP status {abort.http_status} is not in range 200-599", where)
+        if abort.grpc_status and abort.grpc_status not in GRPC_STATUSES:
+            v.error(
+                f"gRPC status {fields.go_quote(abort.grpc_status)} is not supported. See "
+                "https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of "
+                "supported codes, for example 'NOT_FOUND'",
+                where,
+            )
+        if abort.http2_error:
+            v.error("HTTP/2 abort fault injection not supported yet", where)
+        if not (abort.http_status or abort.grpc_status or abort.http2_error):
+            v.warn("abort configured, but error type not set", where)
+    if (delay := fault.delay) is not None:
+        where = f"{path}.delay"
+        if delay.percentage is not None and (bad := fields.percent_error(delay.percentage.value)):
+            v.error(bad, f"{where}.percentage")
+        if delay.percent and (bad := fields.percent_error(delay.percent)):
+            v.error(bad, f"{where}.percent")
+        if delay.exponential_delay:
+            v.error("exponentialDelay not supported yet", where)
+        check_duration(v, delay.fixed_delay, f"{where}.fixedDelay")
+
+
+def _check_mirrors(v: Verdict, route: HTTPRoute, path: str) -> None:
+    if route.mirror is not None:
+        check_destination(v, route.mirror, f"{path}.mirror")
+    if route.mirror_percent is not None:
+        v.warn('using deprecated setting "mirrorPercent", use "mirrorPercentage" instead', path)
+        if route.mirror_percent > 100:
+            v.error(
+                f"mirror_percent must have a max value of 100 (it has {route.mirror_percent})",
+                f"{path}.mirrorPercent",
+            )
+    if route.mirror_percentage is not None:
+        _check_mirror_value(v, "mirror_percentage", route.mirror_percentage.value, path)
+    for index, mirror in enumerate(route.mirrors):
+        where = f"{path}.mirrors[{index}]"
+        check_destination(v, mirror.destination, f"{where}.destination")
+        if mirror.percentage is not None:
+            _check_mirror_value(v, "mirror percentage", mirror.percentage.value, where)
+
+
+def _check_mirror_value(v: Verdict, what: str, value: float, path: str) -> None:
+    if value > 100:
+        v.error(f"{what} must have a max value of 100 (it has {value:f})", path)
+    if value < 0:
+        v.error(f"{what} must have a min value of 0 (it has {value:f})", path)
+
+
+def _check_direct_response(v: Verdict, response: HTTPDirectResponse, path: str) -> None:
+    if not 200 <= response.status <= 600:
+        v.error(f"HTTP status {response.status} is not in range 200-599", f"{path}.status")
+    body = response.body
+    if body is None:
+        return
+    if body.string and body.bytes:
+        v.error("only one of string or bytes may be set in the direct response body", path)
+    size = max(len(body.string.encode()), len(body.bytes) * 3 // 4)
+    if size > _DIRECT_RESPONSE_MAX:
+        v.error(f"{_LARGE_BODY}, must be less than 1MB", f"{path}.body")
+    elif size > _DIRECT_RESPONSE_WARN:
+        v.warn(_LARGE_BODY, f"{path}.body")
+
+
+def _check_cors(v: Verdict, cors: CorsPolicy, path: str) -> None:
+    for index, origin in enumerate(cors.allow_origins):
+        where = f"{path}.allowOrigins[{index}]"
+        if origin.exact is None and origin.prefix is None and origin.regex is None:
+            v.error(f"'{origin}' is not a valid match type for CORS allow origins", where)
+        else:
+            check_string_match(v, origin, "corsPolicy.allowOrigins", where)
+    for method in cors.allow_methods:
+        if method not in CORS_METHODS:
+            v.error(f"{fields.go_quote(method)} is not a supported HTTP method", f"{path}.allowMethods")
+    for what, names in (("allowHeaders", cors.allow_headers), ("exposeHeaders", cors.expose_headers)):
+        for name in names:
+            if name != "*" and (problem := fields.header_name_error(name, allow_claims=False)):
+                v.error(problem, f"{path}.{what}")
+    if cors.max_age:
+        check_duration(v, cors.max_age, f"{path}.maxAge")
+        nanos = fields.parse_duration(cors.max_age)
+        if nanos is not None and nanos % 1_000_000_000:
+            v.error("max_age duration is accurate only to seconds precision", f"{path}.maxAge")

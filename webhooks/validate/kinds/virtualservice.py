@@ -1,0 +1,171 @@
+"""VirtualService: hosts, gateways, delegation, and the TLS and TCP routes."""
+
+from webhooks.validate import fields
+from webhooks.validate.kinds import httproute
+from webhooks.validate.kinds.common import (
+    check_destination,
+    check_export_to,
+    check_port,
+    host_covers,
+    hosts_overlap,
+)
+from webhooks.validate.kinds.meta import Meta
+from webhooks.validate.models.virtualservice import (
+    L4MatchAttributes,
+    RouteDestination,
+    TCPRoute,
+    TLSRoute,
+    VirtualService,
+)
+from webhooks.validate.verdict import Verdict
+
+MESH = "mesh"
+
+
+def validate(spec: VirtualService, meta: Meta) -> Verdict:
+    v = Verdict()
+    delegate = not spec.hosts
+    if delegate:
+        _check_delegate(v, spec)
+    bound_to_mesh = not spec.gateways or MESH in spec.gateways
+    _check_hosts(v, spec.hosts, bound_to_mesh)
+    check_export_to(v, spec.export_to, meta.namespace)
+    for index, gateway in enumerate(spec.gateways):
+        check_gateway_name(v, gateway, f"spec.gateways[{index}]")
+    if not (spec.http or spec.tls or spec.tcp):
+        v.error("http, tcp or tls must be provided in virtual service")
+    gateways = any(gateway != MESH for gateway in spec.gateways)
+    for index, route in enumerate(spec.http):
+        path = f"spec.http[{index}]"
+        httproute.check_route(v, route, path, delegate, gateways)
+        if not route.match and index < len(spec.http) - 1:
+            name = f'"{route.name}"' if route.name else f"#{index}"
+            v.warn(f"virtualService rule {name} not used (only the last rule can have no matches)")
+    for index, tls in enumerate(spec.tls):
+        _check_tls_route(v, tls, spec.hosts, f"spec.tls[{index}]")
+    for index, tcp in enumerate(spec.tcp):
+        _check_tcp_route(v, tcp, f"spec.tcp[{index}]")
+    return v
+
+
+def _check_delegate(v: Verdict, spec: VirtualService) -> None:
+    if spec.gateways:
+        v.error("delegate virtual service must have no gateways specified", "spec.gateways")
+    if spec.tls:
+        v.error("delegate virtual service must have no tls route specified", "spec.tls")
+    if spec.tcp:
+        v.error("delegate virtual service must have no tcp route specified", "spec.tcp")
+
+
+def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool) -> None:
+    for index, host in enumerate(hosts):
+        path = f"spec.hosts[{index}]"
+        if host == "*" and bound_to_mesh:
+            v.error(
+                "wildcard host * is not allowed for virtual services bound to the mesh gateway",
+                path,
+            )
+        elif problem := fields.wildcard_domain_or_ip_error(host):
+            v.error(problem, path)
+        for other in hosts[index + 1 :]:
+            if hosts_overlap(host, other):
+                v.error(f"duplicate hosts in virtual service: {host} & {other}", "spec.hosts")
+
+
+def check_gateway_name(v: Verdict, gateway: str, path: str) -> None:
+    if gateway == MESH:
+        return
+    namespace, slash, name = gateway.partition("/")
+    if slash:
+        if not namespace or not name:
+            v.error("config namespace and gateway name cannot be empty", path)
+            return
+        if not fields.is_k8s_label(namespace):
+            v.error(f"invalid value for namespace: {fields.go_quote(namespace)}", path)
+        if fields.fqdn_error(name):
+            v.error(f"invalid value for gateway name: {fields.go_quote(name)}", path)
+        return
+    if "." in gateway:
+        name, _, namespace = gateway.partition(".")
+        v.warn(
+            f"using legacy gatewayName format {fields.go_quote(gateway)}; prefer the "
+            f"<namespace>/<name> format: {fields.go_quote(f'{namespace}/{name}')}",
+            path,
+        )
+    elif fields.fqdn_error(gateway):
+        v.error(f"invalid value for gateway name: {fields.go_quote(gateway)}", path)
+
+
+def _check_route_destinations(
+    v: Verdict, destinations: list[RouteDestination], path: str, missing: str
+) -> None:
+    if not destinations:
+        v.error(missing, path)
+    for index, destination in enumerate(destinations):
+        where = f"{path}.route[{index}]"
+        check_destination(v, destination.destination, f"{where}.destination")
+        if destination.weight < 0:
+            v.error(f"weight {destination.weight} < 0", f"{where}.weight")
+    if len(destinations) > 1 and all(d.weight == 0 for d in destinations):
+        v.error("total destination weight = 0", f"{path}.route")
+
+
+def _check_tls_route(v: Verdict, tls: TLSRoute, hosts: list[str], path: str) -> None:
+    if not tls.match:
+        v.error("TLS route must have at least one match condition", path)
+    for index, match in enumerate(tls.match):
+        where = f"{path}.match[{index}]"
+        if not match.sni_hosts:
+            v.error("TLS match must have at least one SNI host", where)
+        for sni in match.sni_hosts:
+            _check_sni(v, sni, hosts, f"{where}.sniHosts")
+        _check_l4(v, match.destination_subnets, match.port, where)
+    _check_route_destinations(v, tls.route, path, "TLS route is required")
+
+
+def _check_sni(v: Verdict, sni: str, hosts: list[str], path: str) -> None:
+    if fields.is_ip(sni):
+        v.warn(
+            f"using an IP address ({fields.go_quote(sni)}) goes against SNI spec and most "
+            "clients do not support this",
+            path,
+        )
+        return
+    if problem := fields.wildcard_domain_error(sni):
+        v.error(problem, path)
+        return
+    if sni.startswith("outbound_."):
+        return
+    if hosts and not any(host_covers(host, sni) for host in hosts):
+        v.error(
+            f"SNI host {fields.go_quote(sni)} is not a compatible subset of any of the virtual "
+            f"service hosts: [{', '.join(hosts)}]",
+            path,
+        )
+
+
+def _check_l4(v: Verdict, subnets: list[str], port: int, path: str) -> None:
+    for subnet in subnets:
+        if not (fields.is_ip(subnet) or fields.is_cidr(subnet)):
+            v.error(f"{subnet} is not a valid CIDR block", f"{path}.destinationSubnets")
+    if port:
+        check_port(v, port, f"{path}.port")
+
+
+def _check_tcp_route(v: Verdict, tcp: TCPRoute, path: str) -> None:
+    for index, match in enumerate(tcp.match):
+        where = f"{path}.match[{index}]"
+        if match is None:
+            v.error("tcp match may not be nil", where)
+            continue
+        _check_tcp_match(v, match, where)
+    _check_route_destinations(v, tcp.route, path, "TCP route is required")
+
+
+def _check_tcp_match(v: Verdict, match: L4MatchAttributes, path: str) -> None:
+    _check_l4(v, match.destination_subnets, match.port, path)
+    subnet = match.source_subnet
+    if subnet and not (fields.is_ip(subnet) or fields.is_cidr(subnet)):
+        v.error(f"{subnet} is not a valid CIDR block", f"{path}.sourceSubnet")
+    for message in fields.label_errors(match.source_labels):
+        v.error(message, f"{path}.sourceLabels")
