@@ -46,5 +46,8 @@ bench: $(VENV)/.installed-test
 	@for script in bench/bench_*.py; do name=$$(basename $$script .py); \
 		echo "== $$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
+manifests: $(VENV)/.installed-test
+	$(BIN)/python -m tests.chart.render
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
