@@ -103,8 +103,9 @@ def issue_serving_cert(
     if not hosts:
         raise ValueError("a serving certificate needs at least one host name")
     key = new_key()
-    start = (now or _now()) - BACKDATE
-    end = min(start + validity, ca.cert.not_valid_after_utc)
+    now = now or _now()
+    start = now - BACKDATE  # the backdate is skew tolerance: the validity still counts from now
+    end = min(now + validity, ca.cert.not_valid_after_utc)
     ca_key_id = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()

@@ -1,0 +1,252 @@
+"""`serve` in cluster mode (self-managed TLS), as real processes against the FAKE Kubernetes API.
+
+Each replica is `python -m webhooks serve --kubeconfig <fake>`; the fake apiserver holds the CA
+Secret and the two webhook configurations (url clientConfigs to the replicas' ports).
+"""
+
+import base64
+import datetime
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+from cryptography import x509
+
+from tests import servers
+from tests.fakes.kubeapi import FakeKubeAPI, webhook_configuration
+from webhooks import kube
+from webhooks.certs import issuing, secret
+
+NS, SERVICE = "istio-system", "mesh-webhooks"
+CA_SECRET = f"{SERVICE}-ca"
+MUTATING, VALIDATING = "mesh-webhooks-sidecar-injector", "mesh-webhooks-validator"
+REVIEW = {
+    "apiVersion": "admission.k8s.io/v1",
+    "kind": "AdmissionReview",
+    "request": {"uid": "load", "object": {"metadata": {"name": "p"}}},
+}
+
+
+class Replica:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+        self.process, self.port, self._log = process, port, log
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeKubeAPI]:
+    with FakeKubeAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def start(fake_api: FakeKubeAPI, tmp_path: Path) -> Iterator[Callable[..., Replica]]:
+    """Starts replicas; the configurations point at the first replica's port (url mode)."""
+    kubeconfig = fake_api.write_kubeconfig(tmp_path / "kubeconfig")
+    started: list[Replica] = []
+    first_port = servers.free_port()
+    for kind, name, hook, path in (
+        (kube.MUTATING, MUTATING, "sidecar-injector.istio.io", "inject"),
+        (kube.VALIDATING, VALIDATING, "validation.istio.io", "validate"),
+    ):
+        url = f"https://127.0.0.1:{first_port}/{path}"
+        fake_api.put(kind, webhook_configuration(kind, name, iter([(hook, url)])))
+
+    def launch(*extra: str) -> Replica:
+        port = first_port if not started else servers.free_port()
+        command = [
+            sys.executable, "-m", "webhooks", "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--namespace", NS, "--service", SERVICE,
+            "--kubeconfig", str(kubeconfig), "--extra-san", "127.0.0.1",
+            "--mutating-webhook-config", MUTATING, "--validating-webhook-config", VALIDATING,
+            "--cabundle-poll-seconds", "0.3", "--ca-check-seconds", "1", *extra,
+        ]  # fmt: skip
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed at teardown, after the process
+        replica = Replica(
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), port, log
+        )
+        started.append(replica)
+        return replica
+
+    yield launch
+    for replica in started:
+        replica.process.send_signal(signal.SIGTERM)
+    for replica in started:
+        try:
+            replica.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            replica.process.kill()
+            replica.process.wait()
+        replica._log.close()
+
+
+def stored_ca(fake_api: FakeKubeAPI) -> issuing.KeyPair | None:
+    stored = fake_api.get("secrets", CA_SECRET, NS)
+    if stored is None:
+        return None
+    try:
+        return secret.parse_ca(kube.decode_data(stored))
+    except ValueError:
+        return None
+
+
+def wait_until(check: Callable[[], bool], what: str, replica: Replica, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if replica.process.poll() is not None:
+            raise AssertionError(f"replica exited while waiting for {what}:\n{replica.output()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{replica.output()}")
+        time.sleep(0.05)
+
+
+def is_ready(fake_api: FakeKubeAPI, replica: Replica) -> bool:
+    ca = stored_ca(fake_api)
+    if ca is None:
+        return False
+    try:
+        context = servers.client_context(ca.cert_pem)
+        reply = httpx.get(f"https://127.0.0.1:{replica.port}/readyz", verify=context, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return reply.status_code == 200
+
+
+def bundles(fake_api: FakeKubeAPI) -> list[bytes]:
+    found = []
+    for kind, name in ((kube.MUTATING, MUTATING), (kube.VALIDATING, VALIDATING)):
+        configuration = fake_api.get(kind, name)
+        assert configuration is not None
+        for webhook in configuration["webhooks"]:
+            found.append(base64.b64decode(webhook["clientConfig"].get("caBundle", "")))
+    return found
+
+
+def test_two_replicas_starting_at_once_end_with_one_ca_in_both_bundles(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    replicas = [start(), start()]
+    for replica in replicas:
+        wait_until(lambda r=replica: is_ready(fake_api, r), "readiness", replica)
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    assert bundles(fake_api) == [ca.cert_pem, ca.cert_pem]
+    for replica in replicas:
+        served = servers.peer_certificate(replica.port, ca.cert_pem)  # verifies the chain
+        served.verify_directly_issued_by(ca.cert)
+        names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert f"{SERVICE}.{NS}.svc" in names.get_values_for_type(x509.DNSName)
+    assert sum(
+        1 for call in fake_api.calls if call.verb == "create" and call.resource == "secrets"
+    ) in (1, 2)
+    assert sum(1 for call in fake_api.calls if call.verb == "update") == 0
+
+
+def test_a_blanked_ca_bundle_is_restored_within_seconds(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    replica = start()
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    configuration = fake_api.get(kube.VALIDATING, VALIDATING)
+    assert configuration is not None
+    configuration["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(b"\n").decode()
+    fake_api.put(kube.VALIDATING, configuration)
+    blanked = time.monotonic()
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    wait_until(lambda: bundles(fake_api)[1] == ca.cert_pem, "caBundle restore", replica, 5)
+    assert time.monotonic() - blanked < 5
+    assert "caBundle" in replica.output()
+
+
+def test_an_expired_ca_found_at_start_is_renewed_and_served(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    long_ago = (
+        datetime.datetime.now(datetime.UTC) - issuing.CA_VALIDITY - datetime.timedelta(days=1)
+    )
+    expired = issuing.create_ca(f"{CA_SECRET}.{NS}", now=long_ago)
+    fake_api.put("secrets", secret.secret_body(CA_SECRET, expired, None), NS)
+    replica = start()
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    assert ca.cert != expired.cert
+    assert ca.cert.not_valid_after_utc > datetime.datetime.now(datetime.UTC)
+    assert ca.key.private_numbers() == expired.key.private_numbers()
+    served = servers.peer_certificate(replica.port, ca.cert_pem)
+    served.verify_directly_issued_by(ca.cert)
+    assert bundles(fake_api) == [ca.cert_pem, ca.cert_pem]
+
+
+def test_a_foreign_secret_holding_garbage_is_left_alone_with_a_clear_error(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    garbage = {"tls.crt": b"garbage", "tls.key": b"garbage", "ca.crt": b"garbage"}
+    before = fake_api.put(
+        "secrets",
+        {"metadata": {"name": CA_SECRET}, "type": "Opaque", "data": kube.encode_data(garbage)},
+        NS,
+    )
+    replica = start()
+    wait_until(lambda: "left untouched" in replica.output(), "the error log line", replica)
+    time.sleep(1.0)  # several more attempts
+    assert fake_api.get("secrets", CA_SECRET, NS) == before
+    assert not any(call.verb == "update" for call in fake_api.calls)
+    assert f"{NS}/{CA_SECRET}" in replica.output()
+    assert bundles(fake_api) == [b"", b""]
+    # and deleting it, as the message says, lets the replica recover
+    with fake_api._lock:
+        del fake_api._objects[("secrets", NS, CA_SECRET)]
+    wait_until(lambda: is_ready(fake_api, replica), "readiness after the fix", replica)
+
+
+def test_serving_cert_rotation_under_load_fails_no_handshake(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    # 3 s certificates renewed after 2 s: a rotation every ~2 s while clients hammer the server.
+    replica = start("--serving-cert-validity", "3s", "--serving-cert-check-seconds", "0.1")
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    stop = threading.Event()
+    outcomes: list[int | str] = []
+    serials: set[int] = set()
+
+    def post_forever(fresh_connections: bool) -> None:
+        context = servers.client_context(ca.cert_pem)
+        limits = httpx.Limits(max_keepalive_connections=0 if fresh_connections else 1)
+        with httpx.Client(verify=context, limits=limits, timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    reply = client.post(f"https://127.0.0.1:{replica.port}/validate", json=REVIEW)
+                    outcomes.append(reply.status_code)
+                except httpx.HTTPError as error:
+                    outcomes.append(repr(error))
+
+    workers = [threading.Thread(target=post_forever, args=(fresh,)) for fresh in (True, False)]
+    for worker in workers:
+        worker.start()
+    try:
+        deadline = time.monotonic() + 7
+        while time.monotonic() < deadline:
+            serials.add(servers.peer_certificate(replica.port, ca.cert_pem).serial_number)
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert len(serials) >= 3, "the serving certificate did not rotate"
+    assert len(outcomes) > 50
+    assert [outcome for outcome in outcomes if outcome != 200] == []
