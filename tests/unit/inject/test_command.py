@@ -1,0 +1,129 @@
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webhooks import cli
+from webhooks.inject import command
+
+WORKLOADS = {
+    "Deployment": ("apps/v1", ["spec", "template"]),
+    "StatefulSet": ("apps/v1", ["spec", "template"]),
+    "DaemonSet": ("apps/v1", ["spec", "template"]),
+    "ReplicaSet": ("apps/v1", ["spec", "template"]),
+    "ReplicationController": ("v1", ["spec", "template"]),
+    "Job": ("batch/v1", ["spec", "template"]),
+    "CronJob": ("batch/v1", ["spec", "jobTemplate", "spec", "template"]),
+}
+TEMPLATE = {
+    "metadata": {"labels": {"app": "w"}},
+    "spec": {"containers": [{"name": "w", "image": "x"}]},
+}
+
+
+def workload(kind: str) -> dict[str, Any]:
+    api_version, path = WORKLOADS[kind]
+    document: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "w"}}
+    holder = document
+    for key in path[:-1]:
+        holder = holder.setdefault(key, {})
+    holder[path[-1]] = yaml.safe_load(yaml.safe_dump(TEMPLATE))
+    return document
+
+
+def template_of(document: dict[str, Any]) -> dict[str, Any]:
+    holder = document
+    for key in WORKLOADS[document["kind"]][1]:
+        holder = holder[key]
+    return holder
+
+
+def run(tmp_path: Path, documents: list[Any], *flags: str) -> tuple[int, list[Any], str]:
+    source, target = tmp_path / "in.yaml", tmp_path / "out.yaml"
+    source.write_text(yaml.safe_dump_all(documents))
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    args = parser.parse_args(["-f", str(source), "-o", str(target), *flags])
+    code = command.run(args)
+    output = list(yaml.safe_load_all(target.read_text())) if target.exists() else []
+    return code, output, ""
+
+
+@pytest.mark.parametrize("kind", sorted(WORKLOADS))
+def test_every_workload_kind_gets_its_template_injected(tmp_path: Path, kind: str) -> None:
+    code, output, _ = run(tmp_path, [workload(kind)])
+    assert code == 0
+    names = [c["name"] for c in template_of(output[0])["spec"]["containers"]]
+    assert names == ["w", "istio-proxy"]
+    labels = template_of(output[0])["metadata"]["labels"]
+    assert labels["service.istio.io/canonical-name"] == "w"
+
+
+def test_pods_and_lists_are_injected_and_other_documents_pass_through(tmp_path: Path) -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, **TEMPLATE}
+    listed = {"apiVersion": "v1", "kind": "List", "items": [workload("Deployment"), service]}
+    skipped = yaml.safe_load(yaml.safe_dump(pod))
+    skipped["metadata"]["labels"] = {"sidecar.istio.io/inject": "false"}
+    code, output, _ = run(tmp_path, [service, pod, listed, skipped])
+    assert code == 0
+    assert [d["kind"] for d in output] == ["Service", "Pod", "List", "Pod"]
+    assert output[0] == service
+    assert output[1]["spec"]["containers"][-1]["name"] == "istio-proxy"
+    assert template_of(output[2]["items"][0])["spec"]["containers"][-1]["name"] == "istio-proxy"
+    assert output[2]["items"][1] == service
+    assert output[3] == skipped
+
+
+def test_native_sidecars_flag_and_kube_version(tmp_path: Path) -> None:
+    _, native, _ = run(tmp_path, [workload("Job")], "--native-sidecars", "true")
+    assert template_of(native[0])["spec"]["initContainers"][1]["restartPolicy"] == "Always"
+    _, auto_old, _ = run(tmp_path, [workload("Job")], "--kube-version", "1.28")
+    assert "initContainers" in template_of(auto_old[0])["spec"]
+    assert template_of(auto_old[0])["spec"]["containers"][-1]["name"] == "istio-proxy"
+    _, auto_new, _ = run(tmp_path, [workload("Job")], "--kube-version", "v1.31.2")
+    assert template_of(auto_new[0])["spec"]["containers"] == [TEMPLATE["spec"]["containers"][0]]
+
+
+def test_explain_prints_each_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    host = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h", "namespace": "n"}}
+    host["spec"] = {"hostNetwork": True, "containers": [{"name": "h", "image": "x"}]}
+    code, _, _ = run(tmp_path, [workload("Deployment"), host], "--explain")
+    assert code == 0
+    explained = capsys.readouterr().err
+    assert "Deployment default/w: inject: injection policy is enabled" in explained
+    assert "Pod n/h: skip: pod uses the host network" in explained
+
+
+def test_a_bad_annotation_fails_naming_the_document_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = workload("Deployment")
+    template_of(bad)["metadata"]["annotations"] = {"sidecar.istio.io/proxyCPU": "lots"}
+    code, output, _ = run(tmp_path, [bad])
+    assert code == 1
+    assert output == []
+    error = capsys.readouterr().err
+    assert "Deployment default/w" in error
+    assert "'lots'" in error
+
+
+def test_a_bad_config_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("policy: never\n")
+    code, _, _ = run(tmp_path, [workload("Deployment")], "--config", str(config))
+    assert code == 1
+    assert "policy" in capsys.readouterr().err
+
+
+def test_the_cli_reads_stdin_and_writes_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(yaml.safe_dump(workload("DaemonSet"))))
+    assert cli.main(["inject", "-f", "-"]) == 0
+    out = yaml.safe_load(capsys.readouterr().out)
+    assert template_of(out)["spec"]["containers"][-1]["name"] == "istio-proxy"

@@ -1,0 +1,97 @@
+import pytest
+from prometheus_client import REGISTRY
+
+from tests.unit.inject.factories import pod, request
+from webhooks.admission.responses import decoded_patch
+from webhooks.inject.config import InjectConfig
+from webhooks.inject.handler import make_handler
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def test_an_injected_pod_gets_a_patch_and_is_counted() -> None:
+    before = (sample("sidecar_injection_requests_total"), sample("sidecar_injection_success_total"))
+    timed = sample("sidecar_injection_time_seconds_count")
+    response = make_handler(InjectConfig)(request(pod()))
+    assert response.allowed is True
+    assert response.patch_type == "JSONPatch"
+    assert any(op["path"] == "/spec/containers/1" for op in decoded_patch(response))
+    after = (sample("sidecar_injection_requests_total"), sample("sidecar_injection_success_total"))
+    assert after == (before[0] + 1, before[1] + 1)
+    assert sample("sidecar_injection_time_seconds_count") == timed + 1
+
+
+def test_a_skipped_pod_gets_no_patch_and_counts_its_reason() -> None:
+    labels = {"reason": "host-network"}
+    before = sample("sidecar_injection_skip_total", labels)
+    response = make_handler(InjectConfig)(request(pod(hostNetwork=True)))
+    assert response.allowed is True
+    assert response.patch is None
+    assert sample("sidecar_injection_skip_total", labels) == before + 1
+
+
+def test_a_surprising_skip_of_a_pod_created_directly_is_a_warning() -> None:
+    handler = make_handler(InjectConfig)
+    response = handler(request(pod({}, {"sidecar.istio.io/inject": "false"})))
+    assert response.patch is None
+    assert response.warnings
+    assert "deprecated" in response.warnings[0]
+
+
+def test_pods_of_controllers_get_no_skip_warnings() -> None:
+    owned = pod({}, {"sidecar.istio.io/inject": "false"})
+    owned["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "1", "controller": True}
+    ]
+    assert make_handler(InjectConfig)(request(owned)).warnings is None
+
+
+def test_bad_annotations_are_denied_and_counted() -> None:
+    labels = {"reason": "invalid-annotation"}
+    before = sample("sidecar_injection_failure_total", labels)
+    response = make_handler(InjectConfig)(request(pod({}, {"sidecar.istio.io/proxyCPU": "lots"})))
+    assert response.allowed is False
+    assert response.status is not None
+    assert response.status.message == (
+        "sidecar injection refused: invalid value 'lots' for annotation "
+        "'sidecar.istio.io/proxyCPU': not a Kubernetes quantity (e.g. 100m, 128Mi)"
+    )
+    assert sample("sidecar_injection_failure_total", labels) == before + 1
+
+
+def test_a_user_container_named_like_ours_is_refused() -> None:
+    clash = pod(containers=[{"name": "istio-proxy", "image": "mine"}])
+    response = make_handler(InjectConfig)(request(clash))
+    assert response.allowed is False
+    assert response.status is not None
+    assert "istio-proxy" in response.status.message
+
+
+def test_a_request_without_a_pod_is_denied() -> None:
+    assert make_handler(InjectConfig)(request(None)).allowed is False
+
+
+def test_the_config_is_read_per_request() -> None:
+    configs = iter([InjectConfig(policy="enabled"), InjectConfig(policy="disabled")])
+    handler = make_handler(lambda: next(configs))
+    assert handler(request(pod())).patch is not None
+    assert handler(request(pod())).patch is None
+
+
+@pytest.mark.parametrize(("version", "native"), [((1, 28), False), ((1, 29), True), (None, False)])
+def test_auto_native_sidecars_follow_the_cluster_version(
+    version: tuple[int, int] | None, native: bool
+) -> None:
+    response = make_handler(InjectConfig, version)(request(pod()))
+    added = {op["path"] for op in decoded_patch(response)}
+    assert ("/spec/containers/1" not in added) is native
+
+
+def test_unexpected_errors_propagate() -> None:
+    def broken() -> InjectConfig:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        make_handler(broken)(request(pod()))
