@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 
 from tests import servers
-from tests.fakes.kubeapi import FakeKubeAPI, webhook_configuration
+from tests.fakes.kubeapi import Call, FakeKubeAPI, webhook_configuration
 from webhooks import kube
 from webhooks.certs import issuing, secret
 
@@ -33,6 +33,28 @@ REVIEW = {
     "kind": "AdmissionReview",
     "request": {"uid": "load", "object": {"metadata": {"name": "p"}}},
 }
+
+
+# The RBAC the chart grants: (resource, verb) -> the names allowed (None: any, since `create`
+# cannot be restricted by resourceNames).
+RBAC: dict[tuple[str, str], set[str] | None] = {
+    ("secrets", "get"): {CA_SECRET},
+    ("secrets", "update"): {CA_SECRET},
+    ("secrets", "create"): None,
+    ("mutatingwebhookconfigurations", "get"): {MUTATING},
+    ("mutatingwebhookconfigurations", "patch"): {MUTATING},
+    ("validatingwebhookconfigurations", "get"): {VALIDATING},
+    ("validatingwebhookconfigurations", "patch"): {VALIDATING},
+    ("gateways", "create"): None,
+}
+
+
+def outside_rbac(fake_api: FakeKubeAPI) -> list[object]:
+    def allowed(call: Call) -> bool:
+        names = RBAC.get((call.resource, call.verb), set())
+        return names is None or call.name in names
+
+    return [call for call in fake_api.calls if not allowed(call)]
 
 
 class Replica:
@@ -151,6 +173,11 @@ def test_two_replicas_starting_at_once_end_with_one_ca_in_both_bundles(
         1 for call in fake_api.calls if call.verb == "create" and call.resource == "secrets"
     ) in (1, 2)
     assert sum(1 for call in fake_api.calls if call.verb == "update") == 0
+    wait_until(
+        lambda: any(c.resource == "gateways" for c in fake_api.calls), "self-test", replicas[0]
+    )
+    assert all(c.dry_run for c in fake_api.calls if c.resource == "gateways")
+    assert outside_rbac(fake_api) == []
 
 
 def test_a_blanked_ca_bundle_is_restored_within_seconds(
