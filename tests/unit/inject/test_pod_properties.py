@@ -25,7 +25,7 @@ actions = st.one_of(
     st.builds(lambda h: {"httpGet": h}, http_get),
     st.builds(lambda p: {"tcpSocket": {"port": p}}, ports),
     st.builds(lambda p: {"grpc": {"port": p}}, st.integers(1, 20000)),
-    st.just({"exec": {"command": ["true"]}}),
+    st.builds(lambda: {"exec": {"command": ["true"]}}),
 )
 probes = st.builds(
     lambda action, timeout: {**action, **({"timeoutSeconds": timeout} if timeout else {})},
@@ -52,8 +52,9 @@ def containers(prefix: str) -> st.SearchStrategy[list[dict[str, Any]]]:
         st.fixed_dictionaries(
             {},
             optional={
-                "ports": st.just(
-                    [
+                # fresh objects each time: parsed JSON never shares them between containers
+                "ports": st.builds(
+                    lambda: [
                         {"name": "http", "containerPort": 8080},
                         {"name": "grpc", "containerPort": 9090},
                     ]

@@ -63,7 +63,7 @@ async def serving(ca: issuing.KeyPair) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 (uvicorn has no startup event to await)
         await asyncio.sleep(0.01)
     try:
         yield f"https://127.0.0.1:{port}"
