@@ -1,4 +1,4 @@
-"""`mesh-webhooks validate -f FILE|DIR|-`: the webhook's checks, offline, like `istioctl validate`."""
+"""`mesh-webhooks validate -f FILE|DIR|-`: the webhook's checks, offline (`istioctl validate`)."""
 
 import argparse
 import sys

@@ -35,7 +35,7 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
     if "enum" in node or "const" in node:
         return {"type": "string", "enum": list(node.get("enum") or [node["const"]])}
     kind = node.get("type")
-    if kind == "object" or kind is None and not node:
+    if kind == "object" or (kind is None and not node):
         return _object(node, defs)
     if kind == "array":
         return {"type": "array", "items": _convert(node.get("items", {}), defs)}

@@ -1,12 +1,12 @@
-"""Istio's validation metrics, under Istio's exact names (no `_total` suffix, as Istio exports them).
+"""Istio's validation metrics, under Istio's exact names (no `_total` suffix, like Istio).
 
 prometheus_client's Counter always appends `_total`, so the counts live here and a small collector
-on the default registry exposes them (as `untyped`, since the text format ties `counter` to `_total`).
+on the default registry exposes them (as `untyped`: the text format ties `counter` to `_total`).
 """
 
 import threading
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import Metric
@@ -43,19 +43,25 @@ class ValidationMetrics(Collector):
             passed, failed = dict(self._passed), dict(self._failed)
             http_errors = dict(self._http_errors)
         resource = ("group", "version", "resource")
-        yield _counter(PASSED, "Resource is valid", resource, passed)
-        yield _counter(FAILED, "Resource validation failed", (*resource, "reason"), failed)
+        yield _counter(PASSED, "Resource is valid", resource, passed.items())
+        yield _counter(FAILED, "Resource validation failed", (*resource, "reason"), failed.items())
         http_error_values = {(status,): count for status, count in http_errors.items()}
         yield _counter(
-            HTTP_ERROR, "Resource validation http serve errors", ("status",), http_error_values
+            HTTP_ERROR,
+            "Resource validation http serve errors",
+            ("status",),
+            http_error_values.items(),
         )
 
 
 def _counter(
-    name: str, documentation: str, labels: tuple[str, ...], values: dict[tuple[str, ...], int]
+    name: str,
+    documentation: str,
+    labels: tuple[str, ...],
+    values: Iterable[tuple[tuple[str, ...], int]],
 ) -> Metric:
     metric = Metric(name, documentation, "untyped")
-    for key, count in values.items():
+    for key, count in values:
         metric.add_sample(name, dict(zip(labels, key, strict=True)), float(count))
     return metric
 

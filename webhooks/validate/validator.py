@@ -1,4 +1,4 @@
-"""One object in, one outcome out: the stages of Istio's webhook, shared by /validate and the CLI."""
+"""One object in, one outcome out: the stages of Istio's webhook, for /validate and the CLI."""
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,7 +42,9 @@ def validate_object(obj: Any, default_namespace: str = "") -> Outcome:
     api_version, kind_name = obj.get("apiVersion"), obj.get("kind")
     metadata = obj.get("metadata", {})
     if not isinstance(api_version, str) or not isinstance(kind_name, str):
-        return _denied("yaml_decode_error", "cannot decode configuration: apiVersion and kind must be strings")
+        return _denied(
+            "yaml_decode_error", "cannot decode configuration: apiVersion and kind must be strings"
+        )
     if not isinstance(metadata, dict):
         return _denied("yaml_decode_error", "cannot decode configuration: metadata must be a map")
     group, _, version = api_version.rpartition("/")
@@ -51,7 +53,9 @@ def validate_object(obj: Any, default_namespace: str = "") -> Outcome:
         return _denied("unknown_type", f"unrecognized type {group}/{version}, Kind={kind_name}")
     meta = Meta.of(kind_name, metadata, default_namespace)
     if "spec" not in obj and kind.spec_required:
-        return _denied("crd_conversion_error", "error decoding configuration: spec: Required value", kind)
+        return _denied(
+            "crd_conversion_error", "error decoding configuration: spec: Required value", kind
+        )
     spec = obj.get("spec")
     if spec is None:
         spec = {}
@@ -61,7 +65,9 @@ def validate_object(obj: Any, default_namespace: str = "") -> Outcome:
         return _denied("crd_conversion_error", message, kind)
     model, problems = decoding.decode(kind.model, spec)
     if model is None:
-        return _denied("crd_conversion_error", f"error decoding configuration: {join_errors(problems)}", kind)
+        return _denied(
+            "crd_conversion_error", f"error decoding configuration: {join_errors(problems)}", kind
+        )
     verdict = check_metadata(meta, getattr(model, "action", None))
     verdict.merge(kind.rules(model, meta))
     if verdict.errors:

@@ -7,8 +7,16 @@ from webhooks.validate import fields
 
 @pytest.mark.parametrize(
     ("text", "nanos"),
-    [("10ms", 10_000_000), ("1m30s", 90 * 10**9), ("1h", 3600 * 10**9), ("0", 0), ("1.5s", 1_500_000_000), ("-2s", -2 * 10**9), ("1us", 1000)],
-)  # fmt: skip
+    [
+        ("10ms", 10_000_000),
+        ("1m30s", 90 * 10**9),
+        ("1h", 3600 * 10**9),
+        ("0", 0),
+        ("1.5s", 1_500_000_000),
+        ("-2s", -2 * 10**9),
+        ("1us", 1000),
+    ],
+)
 def test_go_durations_parse(text: str, nanos: int) -> None:
     assert fields.parse_duration(text) == nanos
 
@@ -49,7 +57,9 @@ def test_re2_errors_use_go_wording(pattern: str, wording: str) -> None:
     assert error == f'"uri": error parsing regexp: {wording}; {fields.RE2_HINT}'
 
 
-@pytest.mark.parametrize("pattern", ["(?i)abc", "\\pN", "[[:word:]]+", "(?P<n>x)", "^/api/v[0-9]+/.*$"])
+@pytest.mark.parametrize(
+    "pattern", ["(?i)abc", "\\pN", "[[:word:]]+", "(?P<n>x)", "^/api/v[0-9]+/.*$"]
+)
 def test_re2_syntax_is_accepted(pattern: str) -> None:
     assert fields.regex_error("uri", pattern) is None
 
@@ -71,7 +81,9 @@ def test_wildcard_domains(host: str, error: str | None) -> None:
     assert fields.wildcard_domain_error(host) == error
 
 
-@pytest.mark.parametrize("name", [":method", "X-Foo", "a,b", "@request.auth.claims.group", "@request.auth.claims[a][b]"])
+@pytest.mark.parametrize(
+    "name", [":method", "X-Foo", "a,b", "@request.auth.claims.group", "@request.auth.claims[a][b]"]
+)
 def test_header_names_accepted(name: str) -> None:
     assert fields.header_name_error(name) is None
 
@@ -85,7 +97,9 @@ def test_percentages() -> None:
     assert fields.percent_error(0) is None
     assert fields.percent_error(0.0001) is None
     assert fields.percent_error(0.00001) is not None
-    assert fields.percent_error(150) == "percentage 150 is neither 0.0, nor in range [0.0001, 100.0]"
+    assert (
+        fields.percent_error(150) == "percentage 150 is neither 0.0, nor in range [0.0001, 100.0]"
+    )
 
 
 def test_label_errors() -> None:
@@ -95,6 +109,9 @@ def test_label_errors() -> None:
 
 
 def test_ips_and_cidrs() -> None:
-    assert fields.is_ip("::1") and fields.is_ip("10.0.0.1") and not fields.is_ip("10.0.0.256")
-    assert fields.is_cidr("10.0.0.0/8") and not fields.is_cidr("10.0.0.0/33")
+    assert fields.is_ip("::1")
+    assert fields.is_ip("10.0.0.1")
+    assert not fields.is_ip("10.0.0.256")
+    assert fields.is_cidr("10.0.0.0/8")
+    assert not fields.is_cidr("10.0.0.0/33")
     assert not fields.is_cidr("10.0.0.1")

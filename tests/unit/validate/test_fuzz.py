@@ -1,4 +1,4 @@
-"""Property: whatever the object, validation answers allowed or denied-with-a-message, never raises."""
+"""Property: validation never raises; it answers allowed, or denied with a message."""
 
 import copy
 from typing import Any

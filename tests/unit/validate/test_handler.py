@@ -137,8 +137,8 @@ def test_several_errors_are_joined_like_go_multierror() -> None:
     ("obj", "expected"),
     [
         ({**VS, "spec": ["a"]}, 'spec in body must be of type object: "array"'),
-        ({**VS, "spec": {"hosts": "reviews"}}, 'spec.hosts in body must be of type array'),
-        ({**VS, "spec": {"hosts": [["a"]]}}, 'spec.hosts[0] in body must be of type string'),
+        ({**VS, "spec": {"hosts": "reviews"}}, "spec.hosts in body must be of type array"),
+        ({**VS, "spec": {"hosts": [["a"]]}}, "spec.hosts[0] in body must be of type string"),
         ({**VS, "metadata": "x"}, "cannot decode configuration"),
         ({**VS, "kind": 3}, "cannot decode configuration"),
         ({**VS, "spec": {"hosts": ["a"], "htttp": []}}, 'unknown field "spec.htttp"'),

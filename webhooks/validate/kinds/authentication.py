@@ -3,7 +3,11 @@
 from urllib.parse import urlsplit
 
 from webhooks.validate import fields
-from webhooks.validate.kinds.common import check_duration, check_policy_target, check_selector_labels
+from webhooks.validate.kinds.common import (
+    check_duration,
+    check_policy_target,
+    check_selector_labels,
+)
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.models.security import JWTRule, PeerAuthentication, RequestAuthentication
 from webhooks.validate.verdict import Verdict

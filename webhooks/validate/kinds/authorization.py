@@ -20,7 +20,12 @@ _KEYS = re.compile(
     r"|destination\.port|connection\.sni|experimental\.envoy\.filters\.[^\[]+\[[^\]]+\])$"
 )
 _IP_KEYS = frozenset({"source.ip", "remote.ip", "destination.ip"})
-_CUSTOM_UNSUPPORTED = ("source.namespace", "source.serviceAccount", "source.principal", "request.auth.")
+_CUSTOM_UNSUPPORTED = (
+    "source.namespace",
+    "source.serviceAccount",
+    "source.principal",
+    "request.auth.",
+)
 
 
 def validate(spec: AuthorizationPolicy, meta: Meta) -> Verdict:
@@ -67,11 +72,15 @@ def _check_values(v: Verdict, values: Sequence[str], what: str, path: str, kind:
         elif kind == "ip" and not (fields.is_ip(value) or fields.is_cidr(value)):
             v.error(f"bad CIDR range ({value}): invalid CIDR address: {value}", path)
         elif kind == "port" and not (value.isdigit() and 0 <= int(value) <= 65535):
-            v.error(f'bad port ({value}): strconv.ParseUint: parsing "{value}": invalid syntax', path)
+            v.error(
+                f'bad port ({value}): strconv.ParseUint: parsing "{value}": invalid syntax', path
+            )
         elif kind == "path" and "{" in value:
             continue  # a path template ({*}, {**}), checked on its own
         elif value.count("*") > 1:
-            v.error(f"at most one wildcard is allowed, found in {what}: {fields.go_quote(value)}", path)
+            v.error(
+                f"at most one wildcard is allowed, found in {what}: {fields.go_quote(value)}", path
+            )
         elif "*" in value[1:-1]:
             v.error(
                 f"wildcard is only allowed at the start or end, found in {what}: "
@@ -82,7 +91,9 @@ def _check_values(v: Verdict, values: Sequence[str], what: str, path: str, kind:
 
 def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str) -> None:
     if source.service_accounts and (source.namespaces or source.principals):
-        v.error(f"cannot set serviceAccounts with namespaces or principals, found at rule {rule}", path)
+        v.error(
+            f"cannot set serviceAccounts with namespaces or principals, found at rule {rule}", path
+        )
     for name in Source.model_fields:
         values: list[str] = getattr(source, name)
         what = Source.model_fields[name].alias or name
@@ -102,7 +113,8 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
             for domain in values:
                 if "/" in domain:
                     v.error(
-                        f"trust domain must not contain '/', found in {what}: {fields.go_quote(domain)}",
+                        "trust domain must not contain '/', found in "
+                        f"{what}: {fields.go_quote(domain)}",
                         path,
                     )
 
@@ -116,7 +128,9 @@ def _check_operation(v: Verdict, operation: Operation, path: str) -> None:
         if "paths" in name:
             for value in values:
                 if problem := _path_template_error(value):
-                    v.error(f"invalid or unsupported path {value}, found in {what}. {problem}", path)
+                    v.error(
+                        f"invalid or unsupported path {value}, found in {what}. {problem}", path
+                    )
 
 
 def _path_template_error(value: str) -> str | None:
@@ -124,7 +138,11 @@ def _path_template_error(value: str) -> str | None:
         return None
     segments = value.split("/")
     for position, segment in enumerate(segments):
-        if segment == "{**}" and position != len(segments) - 1 and "{**}" in segments[position + 1 :]:
+        if (
+            segment == "{**}"
+            and position != len(segments) - 1
+            and "{**}" in segments[position + 1 :]
+        ):
             return "{**} is not the last operator"
         if segment in ("{*}", "{**}"):
             continue
@@ -165,4 +183,3 @@ def _key_error(key: str) -> str | None:
     if not _KEYS.match(key):
         return f"unknown attribute: {key}"
     return None
-

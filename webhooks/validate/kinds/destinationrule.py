@@ -39,7 +39,10 @@ def validate(spec: DestinationRule, meta: Meta) -> Verdict:
 
 def _check_selected(v: Verdict, spec: DestinationRule, meta: Meta) -> None:
     check_workload_selector(
-        v, spec.workload_selector, "spec.workloadSelector", "workload selector specified without labels"
+        v,
+        spec.workload_selector,
+        "spec.workloadSelector",
+        "workload selector specified without labels",
     )
     if len(spec.export_to) > 1:
         v.error(

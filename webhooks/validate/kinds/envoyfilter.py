@@ -10,7 +10,9 @@ ALWAYS_WARNING = (
     "EnvoyFilter exposes internal implementation details that may change at any time. Prefer "
     "other APIs if possible, and exercise extreme caution, especially around upgrades."
 )
-_LISTENER_CLASS = frozenset({"LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "LISTENER_FILTER"})
+_LISTENER_CLASS = frozenset(
+    {"LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "LISTENER_FILTER"}
+)
 _ROUTE_CLASS = frozenset({"ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE"})
 _HCM = "envoy.filters.network.http_connection_manager"
 _SELECTOR_WARNING = (
@@ -39,9 +41,9 @@ def _check_patch(v: Verdict, patch: EnvoyConfigObjectPatch, path: str) -> None:
     if match is not None and match.context == "WAYPOINT":
         if match.listener or match.route_configuration or match.cluster:
             v.error("only support waypointMatch when context is WAYPOINT", f"{path}.match")
-        if match.waypoint is not None and match.waypoint.port_number:
-            if problem := fields.port_error(match.waypoint.port_number):
-                v.error(problem, f"{path}.match.waypoint.portNumber")
+        port = match.waypoint.port_number if match.waypoint is not None else 0
+        if port and (problem := fields.port_error(port)):
+            v.error(problem, f"{path}.match.waypoint.portNumber")
         return
     if match is not None and match.waypoint is not None:
         v.error("only support waypointMatch when context is WAYPOINT", f"{path}.match")
@@ -62,7 +64,9 @@ def _check_patch(v: Verdict, patch: EnvoyConfigObjectPatch, path: str) -> None:
     if match.proxy is not None and match.proxy.proxy_version:
         version = match.proxy.proxy_version
         if len(version) > fields.MAX_REGEX_BYTES:
-            v.warn("Envoy filter: proxyVersion match exceeds 1024 characters and will be ignored", path)
+            v.warn(
+                "Envoy filter: proxyVersion match exceeds 1024 characters and will be ignored", path
+            )
         elif problem := fields.regex_error("proxyVersion", version):
             v.error(f"Envoy filter: invalid regex for proxy version, [{problem}]", path)
     _check_match_class(v, patch, path)
@@ -74,14 +78,20 @@ def _check_match_class(v: Verdict, patch: EnvoyConfigObjectPatch, path: str) -> 
     apply_to = patch.apply_to or ""
     if apply_to in _LISTENER_CLASS:
         if match.route_configuration is not None or match.cluster is not None:
-            v.error("Envoy filter: applyTo for listener class objects cannot have non listener match", path)
+            v.error(
+                "Envoy filter: applyTo for listener class objects cannot have non listener match",
+                path,
+            )
         chain = match.listener.filter_chain if match.listener else None
         if chain is not None and chain.filter is not None:
             if not chain.filter.name:
                 v.error("Envoy filter: filter match has no name to match on", path)
             if (sub := chain.filter.sub_filter) is not None:
                 if apply_to != "HTTP_FILTER":
-                    v.error("Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only", path)
+                    v.error(
+                        "Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only",
+                        path,
+                    )
                 if chain.filter.name != _HCM:
                     v.error(
                         "Envoy filter: subfilter match requires filter match with "
@@ -97,8 +107,12 @@ def _check_match_class(v: Verdict, patch: EnvoyConfigObjectPatch, path: str) -> 
                 "configuration match",
                 path,
             )
-    elif apply_to == "CLUSTER" and (match.listener is not None or match.route_configuration is not None):
-        v.error("Envoy filter: applyTo for cluster class objects cannot have non cluster match", path)
+    elif apply_to == "CLUSTER" and (
+        match.listener is not None or match.route_configuration is not None
+    ):
+        v.error(
+            "Envoy filter: applyTo for cluster class objects cannot have non cluster match", path
+        )
 
 
 def validate_proxy_config(spec: ProxyConfig, meta: Meta) -> Verdict:

@@ -8,7 +8,20 @@ from webhooks.validate.verdict import Verdict
 
 PROTOCOLS = {
     p.lower(): p
-    for p in "TCP UDP GRPC GRPC-WEB HTTP HTTP_PROXY HTTP2 HTTPS TLS MONGO REDIS MYSQL".split()
+    for p in [
+        "TCP",
+        "UDP",
+        "GRPC",
+        "GRPC-WEB",
+        "HTTP",
+        "HTTP_PROXY",
+        "HTTP2",
+        "HTTPS",
+        "TLS",
+        "MONGO",
+        "REDIS",
+        "MYSQL",
+    ]
 }
 TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 _BAD_PROTOCOL = "supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP"
@@ -45,7 +58,9 @@ def check_server(v: Verdict, server: Server, path: str) -> None:
     port = server.port
     protocol = PROTOCOLS.get(port.protocol.lower())
     if protocol is None:
-        v.error(f"invalid protocol {fields.go_quote(port.protocol)}, {_BAD_PROTOCOL}", f"{path}.port")
+        v.error(
+            f"invalid protocol {fields.go_quote(port.protocol)}, {_BAD_PROTOCOL}", f"{path}.port"
+        )
     if not server.bind.startswith("unix://"):
         check_port(v, port.number, f"{path}.port.number")
     if port.target_port:

@@ -19,15 +19,48 @@ from webhooks.validate.models.virtualservice import (
 from webhooks.validate.verdict import Verdict
 
 RETRY_ON = frozenset(
-    "5xx gateway-error reset reset-before-request connect-failure retriable-4xx refused-stream "
-    "retriable-status-codes retriable-headers envoy-ratelimited http3-post-connect-failure "
-    "cancelled deadline-exceeded internal resource-exhausted unavailable".split()
+    [
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "envoy-ratelimited",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
+    ]
 )
-CORS_METHODS = frozenset("GET HEAD POST PUT PATCH DELETE CONNECT OPTIONS TRACE *".split())
+CORS_METHODS = frozenset(
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]
+)
 GRPC_STATUSES = frozenset(
-    "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
-    "PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE UNIMPLEMENTED "
-    "INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED".split()
+    [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ]
 )
 _JWT_CLAIM_PREFIX = "@request.auth.claims"
 _SOURCE_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -84,7 +117,11 @@ def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None
             route.redirect,
             "HTTP route rule cannot contain both direct_response and redirect",
         ),
-        (route.route, route.direct_response, "HTTP route cannot contain both route and direct_response"),
+        (
+            route.route,
+            route.direct_response,
+            "HTTP route cannot contain both route and direct_response",
+        ),
         (route.mirror, route.mirrors, "HTTP route cannot contain both mirror and mirrors"),
     )
     for first, second, message in pairs:
@@ -152,9 +189,15 @@ def _check_destinations(v: Verdict, route: HTTPRoute, path: str) -> None:
 
 
 def _check_redirect(v: Verdict, redirect: HTTPRedirect, path: str) -> None:
-    if not (redirect.uri or redirect.authority or redirect.scheme or redirect.port):
-        if redirect.derive_port is None:
-            v.error("redirect must specify URI, authority, scheme, or port", path)
+    targets = (
+        redirect.uri,
+        redirect.authority,
+        redirect.scheme,
+        redirect.port,
+        redirect.derive_port,
+    )
+    if not any(targets):
+        v.error("redirect must specify URI, authority, scheme, or port", path)
     code = redirect.redirect_code
     if code and not 300 <= code <= 399:
         v.error(f"{code} is not a valid redirect code, must be 3xx", f"{path}.redirectCode")
@@ -283,8 +326,13 @@ def _check_cors(v: Verdict, cors: CorsPolicy, path: str) -> None:
             check_string_match(v, origin, "corsPolicy.allowOrigins", where)
     for method in cors.allow_methods:
         if method not in CORS_METHODS:
-            v.error(f"{fields.go_quote(method)} is not a supported HTTP method", f"{path}.allowMethods")
-    for what, names in (("allowHeaders", cors.allow_headers), ("exposeHeaders", cors.expose_headers)):
+            v.error(
+                f"{fields.go_quote(method)} is not a supported HTTP method", f"{path}.allowMethods"
+            )
+    for what, names in (
+        ("allowHeaders", cors.allow_headers),
+        ("exposeHeaders", cors.expose_headers),
+    ):
         for name in names:
             if name != "*" and (problem := fields.header_name_error(name, allow_claims=False)):
                 v.error(problem, f"{path}.{what}")

@@ -127,7 +127,10 @@ def _check_dynamic_dns(v: Verdict, spec: ServiceEntry) -> None:
         )
     if spec.endpoints:
         v.error("endpoints cannot be set for resolution type DYNAMIC_DNS", "spec.endpoints")
-    if any(PROTOCOLS.get(p.protocol.lower()) not in ("HTTP", "TLS", "GRPC", "HTTP2") for p in spec.ports):
+    if any(
+        PROTOCOLS.get(p.protocol.lower()) not in ("HTTP", "TLS", "GRPC", "HTTP2")
+        for p in spec.ports
+    ):
         v.error(
             "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type "
             "DYNAMIC_DNS",

@@ -20,7 +20,9 @@ _SELECTOR_WARNING = (
 
 def validate(spec: Sidecar, meta: Meta) -> Verdict:
     v = Verdict()
-    if not (spec.egress or spec.ingress or spec.outbound_traffic_policy or spec.inbound_connection_pool):
+    if not (
+        spec.egress or spec.ingress or spec.outbound_traffic_policy or spec.inbound_connection_pool
+    ):
         v.error("sidecar: empty configuration provided")
         return v
     check_workload_selector(v, spec.workload_selector, "spec.workloadSelector", _SELECTOR_WARNING)
@@ -103,7 +105,9 @@ def _check_default_endpoint(v: Verdict, endpoint: str, path: str) -> None:
         v.error(problem, path)
 
 
-def _check_ingress_tls(v: Verdict, listener: IstioIngressListener, protocol: str, path: str) -> None:
+def _check_ingress_tls(
+    v: Verdict, listener: IstioIngressListener, protocol: str, path: str
+) -> None:
     tls = listener.tls
     assert tls is not None
     if tls.mode in ("ISTIO_MUTUAL", "PASSTHROUGH", "AUTO_PASSTHROUGH", None):
@@ -143,12 +147,17 @@ def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> No
         unix = listener.bind.startswith("unix://")
         if listener.port is not None:
             if listener.port.number == 0 and not unix:
-                v.error("sidecar: ports with 0 value must have a unix domain socket bind address", path)
+                v.error(
+                    "sidecar: ports with 0 value must have a unix domain socket bind address", path
+                )
             elif not unix:
                 check_port(v, listener.port.number, f"{path}.port.number")
         if unix:
             if listener.capture_mode not in (None, "DEFAULT", "NONE"):
-                v.error("sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners", path)
+                v.error(
+                    "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners",
+                    path,
+                )
             if listener.bind in sockets:
                 v.error("sidecar: unix domain socket values for listeners must be unique", path)
             sockets.add(listener.bind)

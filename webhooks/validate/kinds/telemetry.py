@@ -19,7 +19,9 @@ def validate(spec: Telemetry, meta: Meta) -> Verdict:
         path = f"spec.accessLogging[{index}]"
         _check_providers(v, logging.providers, path)
         if logging.filter is not None and not _balanced(logging.filter.expression):
-            v.error("must be a valid CEL expression, unbalanced brackets or quotes", f"{path}.filter")
+            v.error(
+                "must be a valid CEL expression, unbalanced brackets or quotes", f"{path}.filter"
+            )
     return v
 
 

@@ -170,7 +170,8 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
         where = f"{path}.distribute"
         if rule.from_.count("*") > 1 or ("*" in rule.from_ and not rule.from_.endswith("*")):
             v.error(
-                f"locality {rule.from_} wildcard '*' number can not exceed 1 and must be in the end",
+                f"locality {rule.from_} wildcard '*' number can not exceed 1 and must be in the "
+                "end",
                 where,
             )
         if rule.from_ in seen:
@@ -181,13 +182,13 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
         total = sum(rule.to.values())
         if total != 100:
             v.error(f"total locality weight {total} != 100", where)
-    for rule in setting.failover:
+    for failover in setting.failover:
         where = f"{path}.failover"
-        if rule.from_ == rule.to:
+        if failover.from_ == failover.to:
             v.error("locality lb failover settings must specify different regions", where)
-        if "/" in rule.from_ or "/" in rule.to:
+        if "/" in failover.from_ or "/" in failover.to:
             v.error("locality lb failover only specify region", where)
-        if "*" in rule.from_ or "*" in rule.to:
+        if "*" in failover.from_ or "*" in failover.to:
             v.error("locality lb failover region should not contain '*' wildcard", where)
     if setting.failover and setting.failover_priority:
         for label in setting.failover_priority:
@@ -200,7 +201,9 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
 
 
 def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str) -> None:
-    if tls.insecure_skip_verify and (tls.ca_certificates or tls.credential_name or tls.subject_alt_names):
+    if tls.insecure_skip_verify and (
+        tls.ca_certificates or tls.credential_name or tls.subject_alt_names
+    ):
         v.error(
             "cannot specify CaCertificates or CredentialName or SubjectAltNames when "
             "InsecureSkipVerify is set true",

@@ -60,7 +60,15 @@ class LabelSelector(Model):
 
 
 class PolicyTargetReference(Model):
-    group: Annotated[str, Field(max_length=253, pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")] = ""
-    kind: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")]
+    group: Annotated[
+        str,
+        Field(
+            max_length=253,
+            pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        ),
+    ] = ""
+    kind: Annotated[
+        str, Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+    ]
     name: Annotated[str, Field(min_length=1, max_length=253)]
     namespace: str = ""

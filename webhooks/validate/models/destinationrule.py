@@ -73,7 +73,9 @@ class WarmupConfiguration(Model):
 
 class LoadBalancerSettings(Model):
     simple: (
-        Literal["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"]
+        Literal[
+            "UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"
+        ]
         | None
     ) = None
     consistent_hash: ConsistentHashLB | None = None
