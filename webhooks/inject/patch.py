@@ -13,6 +13,8 @@ Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., 
 
 def escape(key: str) -> str:
     """An RFC 6901 reference token."""
+    if "~" not in key and "/" not in key:
+        return key
     return key.replace("~", "~0").replace("/", "~1")
 
 
@@ -43,7 +45,7 @@ def _diff_objects(
     for key, value in new.items():
         if key not in old:
             ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
-        else:
+        elif not _same(old[key], value):  # checked here so equal keys cost no path string
             _diff(old[key], value, f"{path}/{escape(key)}", ops)
 
 
