@@ -39,8 +39,11 @@ def test_the_default_file_spells_out_every_key() -> None:
 
 def test_every_key_is_documented() -> None:
     documented = set(re.findall(r"`([a-zA-Z.]+)`", DOCS.read_text()))
-    missing = {key.rsplit(".", 1)[-1] for key in _keys(InjectConfig)} - {
-        key.rsplit(".", 1)[-1] for key in documented
+    nested = {"proxyResources.requests", "proxyResources.limits"}  # documented as a map
+    missing = {
+        key
+        for key in _keys(InjectConfig) - nested
+        if key not in documented and not any(d.startswith(f"{key}.") for d in documented)
     }
     assert not missing
 
