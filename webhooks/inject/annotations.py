@@ -260,7 +260,9 @@ def _user_mounts(annotations: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
 
 
 def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
-    """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it."""
+    """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it.
+
+    Long but flat: one line per setting, each an annotation, its check and its default."""
     traffic, readiness, get = config.traffic, config.readiness, annotations.get
     hold, concurrency, drain, ignored = _proxy_config(get(PROXY_CONFIG), config)
     user_volume = get(USER_VOLUME)
