@@ -1,0 +1,203 @@
+"""Sidecar cost on the pod simulation: 1 KB responses at a fixed rate, direct vs through Envoy.
+
+Needs root (network namespaces, iptables) and reports numbers; it is not a test. Phase 1 sends
+to the app with no capture rules; phase 2 applies the injector's rules, starts the agent (and
+Envoy as uid 1337) and sends the same load. Envoy's CPU comes from /proc over the load window.
+
+    sudo .venv/bin/python bench/bench_dataplane.py [--rate 1000] [--seconds 20]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BODY = b"x" * 1024
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + BODY
+APP_PORT = 8080
+
+
+async def serve(port: int) -> None:
+    """The app: answers every request with 1 KB over keep-alive connections."""
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(RESPONSE)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(on_connection, "0.0.0.0", port)
+    await server.serve_forever()
+
+
+async def load(host: str, port: int, rate: float, seconds: float, connections: int) -> list[float]:
+    """Open-loop: request i is due at start + i/rate; latency counts from when it was due."""
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    next_index = iter(range(total))
+    latencies: list[float] = []
+    request = f"GET /bench HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        for index in next_index:
+            due = start + index / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            writer.write(request)
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(len(BODY))
+            latencies.append(time.perf_counter() - due)
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return latencies
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000, "count": len(latencies)}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """Total RSS and its split: private (anon) memory vs pages of the mapped Envoy binary."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    keys = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
+    return {key: int(status[key].split()[0]) / 1024 for key in keys}
+
+
+def envoy_pid(agent_pid: int) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == agent_pid:
+                return int(entry.name)
+    raise RuntimeError("envoy is not running under the agent")
+
+
+def client_phase(sim: object, args: argparse.Namespace) -> dict[str, float]:
+    from tests.dataplane.podsim import PodSim, run
+
+    assert isinstance(sim, PodSim)
+    command = sim.in_peer(
+        sys.executable, __file__, "--client", sim.pod_ip,
+        "--rate", str(args.rate), "--seconds", str(args.seconds),
+    )  # fmt: skip
+    done = run(command)
+    return dict(json.loads(done.stdout))
+
+
+def main_bench(args: argparse.Namespace) -> None:
+    from tests.dataplane.podsim import pod_simulation, require_root_and_tools, run
+    from tests.dataplane.sidecar import envoy_binary, wait_for
+    from tests.dataplane.test_podsim import injected
+    from webhooks import mesh
+
+    require_root_and_tools()
+    init_args, proxy_env = injected()
+    with pod_simulation() as sim:
+        sim.start(sim.in_pod(sys.executable, __file__, "--server"), "app.log")
+        time.sleep(1)
+        direct = client_phase(sim, args)
+        run(sim.in_pod(sys.executable, "-m", "webhooks", "iptables", *init_args))
+        proxy_dir = sim.workdir / "proxy"
+        proxy_dir.mkdir()
+        os.chown(proxy_dir, mesh.PROXY_UID, mesh.PROXY_GID)
+        agent = sim.start(
+            sim.as_proxy(
+                sys.executable, "-m", "webhooks", "agent", "--envoy-binary", envoy_binary(),
+                "--workdir", str(proxy_dir), "--podinfo-dir", str(sim.workdir / "pod"),
+                "--bootstrap-dir", str(sim.workdir / "bootstrap"),
+                "--concurrency", str(args.concurrency), "--proxy-log-level", "error",
+            ),
+            "agent.log",
+            {**proxy_env, mesh.POD_NAME_ENV: "bench-0", mesh.POD_NAMESPACE_ENV: "bench",
+             mesh.INSTANCE_IP_ENV: sim.pod_ip},
+        )  # fmt: skip
+        wait_for(lambda: _ready(sim, mesh.HEALTH_PORT), 30, "the sidecar")
+        pid = envoy_pid(agent.pid)
+        idle = rss_mb(pid)
+        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+        sidecar = client_phase(sim, args)
+        cpu = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+        loaded = rss_mb(pid)
+    report(args, direct, sidecar, cpu, idle, loaded)
+
+
+def _ready(sim: object, port: int) -> bool:
+    from tests.dataplane.podsim import PodSim, run
+
+    assert isinstance(sim, PodSim)
+    code = f"import http.client as h;c=h.HTTPConnection('{sim.pod_ip}',{port},timeout=2);"
+    code += "c.request('GET','/healthz/ready');print(c.getresponse().status)"
+    done = run(sim.in_peer(sys.executable, "-c", code), check=False)
+    return done.stdout.strip() == "200"
+
+
+def report(
+    args: argparse.Namespace,
+    direct: dict[str, float],
+    sidecar: dict[str, float],
+    cpu: float,
+    idle: dict[str, float],
+    loaded: dict[str, float],
+) -> None:
+    print(
+        f"load: {args.rate:g} req/s of 1 KB for {args.seconds:g}s, concurrency {args.concurrency}"
+    )
+    print(f"{'':10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}")
+    for name, result in (("direct", direct), ("sidecar", sidecar)):
+        print(f"{name:10} {result['p50_ms']:8.3f} {result['p99_ms']:8.3f} {result['count']:9.0f}")
+    print(
+        f"added      {sidecar['p50_ms'] - direct['p50_ms']:8.3f} "
+        f"{sidecar['p99_ms'] - direct['p99_ms']:8.3f}"
+    )
+    print(f"envoy cpu  {cpu:.3f} vCPU (target <= 0.15)")
+    for name, rss in (("idle", idle), ("loaded", loaded)):
+        print(
+            f"envoy rss  {name:6} {rss['VmRSS']:.1f} MB = anon {rss['RssAnon']:.1f} MB"
+            f" + binary pages {rss['RssFile']:.1f} MB (peak {rss['VmHWM']:.1f} MB)"
+        )
+    print("           (target <= 40 MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads")
+    parser.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", metavar="HOST", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.server:
+        asyncio.run(serve(APP_PORT))
+    elif args.client:
+        latencies = asyncio.run(
+            load(args.client, APP_PORT, args.rate, args.seconds, args.connections)
+        )
+        print(json.dumps(percentiles(latencies)))
+    else:
+        main_bench(args)
+
+
+if __name__ == "__main__":
+    main()
