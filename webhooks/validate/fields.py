@@ -5,7 +5,6 @@ Each check returns Istio's error text (or None) so callers decide the field path
 
 import ipaddress
 import re
-from fractions import Fraction
 from functools import lru_cache
 
 import re2
@@ -69,6 +68,7 @@ def is_cidr(text: str) -> bool:
     return "/" in text
 
 
+@lru_cache(maxsize=4096)
 def is_dns1123_label(text: str) -> bool:
     return len(text) <= 63 and bool(_DNS1123_LABEL.match(text))
 
@@ -121,10 +121,12 @@ def wildcard_domain_error(domain: str) -> str | None:
     return _domain_labels_error(domain, labels)
 
 
+@lru_cache(maxsize=4096)
 def wildcard_domain_or_ip_error(host: str) -> str | None:
     return None if is_ip(host) else wildcard_domain_error(host)
 
 
+@lru_cache(maxsize=4096)
 def parse_duration(text: str) -> int | None:
     """Go's time.ParseDuration, in nanoseconds; None when it is not a duration."""
     body = text[1:] if text[:1] in "+-" else text
@@ -132,16 +134,16 @@ def parse_duration(text: str) -> int | None:
         return 0
     if not body:
         return None
-    total, position = Fraction(0), 0
+    total, position = 0, 0
     while position < len(body):
         match = _DURATION_PART.match(body, position)
         if match is None or match.group(1) in ("", "."):
             return None
-        number = match.group(1)
-        total += Fraction(number + "0" if number.endswith(".") else number) * _NANOS[match[2]]
+        whole, _, fraction = match.group(1).partition(".")
+        unit = _NANOS[match.group(2)]
+        total += int(whole or 0) * unit + int(fraction or 0) * unit // 10 ** len(fraction)
         position = match.end()
-    nanos = int(total)
-    return -nanos if text.startswith("-") else nanos
+    return -total if text.startswith("-") else total
 
 
 def bad_duration(text: str) -> str:
@@ -166,6 +168,7 @@ def percent_error(value: float) -> str | None:
     return f"percentage {go_float(value)} is neither 0.0, nor in range [0.0001, 100.0]"
 
 
+@lru_cache(maxsize=4096)
 def header_name_error(name: str, allow_claims: bool = True) -> str | None:
     """VirtualService header names: tchar, pseudo-headers, or JWT claim keys."""
     if not name:
