@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 9443
 PYTEST_ARGS ?=
 
-.PHONY: run test check e2e e2e-controlplane unit bench goldens manifests crds clean
+.PHONY: run test check e2e e2e-controlplane unit bench goldens manifests crds clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/mesh-webhooks serve --local --port $(PORT)
 
-test: $(VENV)/.installed-test e2e-controlplane
+test: $(VENV)/.installed-test system-deps e2e-controlplane
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit: $(VENV)/.installed-test
+unit: $(VENV)/.installed-test system-deps
 	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+# iptables, iproute2 and util-linux for the data-plane pod simulation (root only; idempotent).
+system-deps:
+	bash tests/dataplane/install-deps.sh
 
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

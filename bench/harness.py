@@ -143,13 +143,7 @@ def _serve(port: int, cert: Path, key: Path) -> None:
     from webhooks.server import main
 
     settings = main.ServerSettings(host="127.0.0.1", port=port, cert_file=cert, key_file=key)
-    original = main.build_handlers
-
-    def with_floor(settings: main.ServerSettings) -> dict[str, main.AdmissionHandler]:
-        return {**original(settings), "/noop": responses.allow}
-
-    main.build_handlers = with_floor
-    asyncio.run(main.serve_files(settings))
+    asyncio.run(main.serve_files(settings, extra_handlers={"/noop": responses.allow}))
 
 
 if __name__ == "__main__":

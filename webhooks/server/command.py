@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from webhooks.certs.cluster import ClusterSettings
+from webhooks.inject.config import ConfigError
 from webhooks.server import main
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
 
@@ -112,6 +113,13 @@ def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _serve(args)
+    except ConfigError as error:
+        raise SystemExit(f"serve: {error}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
     if args.local:
         main.serve_local(args.port, args.certs_dir)
         return 0
@@ -122,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
         key_file=args.tls_key_file,
         max_body_bytes=args.max_body_bytes,
         cert_poll_seconds=args.cert_poll_seconds,
-        extra={"inject_config": args.inject_config, "native_sidecars": args.native_sidecars},
+        inject_config=args.inject_config,
+        native_sidecars=args.native_sidecars,
+        kubeconfig=args.kubeconfig,
     )
     if _cert_mode(args) == "self":
         settings = dataclasses.replace(settings, cluster=_cluster_settings(args))

@@ -5,6 +5,7 @@ import base64
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,13 +14,14 @@ from typing import Any
 import uvicorn
 
 from webhooks import kube
-from webhooks.admission.responses import allow
 from webhooks.admission.review import AdmissionHandler
 from webhooks.certs import local as local_certs
 from webhooks.certs.cluster import ClusterCerts, ClusterSettings
+from webhooks.inject import config as injection, handler as inject_handler
 from webhooks.server import metrics
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, create_app
 from webhooks.server.tls import ReloadableTLS, ServingCert, watch_files
+from webhooks.validate import handler as validate_handler
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +34,69 @@ class ServerSettings:
     key_file: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cert_poll_seconds: float = 2.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    inject_config: Path | None = None  # None: the built-in default config
+    native_sidecars: injection.NativeMode | None = None  # overrides the config's mode
+    kubeconfig: Path | None = None  # to learn the cluster version outside self mode
     cluster: ClusterSettings | None = None  # self-managed TLS (`--cert-mode self`)
 
 
-def build_handlers(settings: ServerSettings) -> dict[str, AdmissionHandler]:
-    """The admission cores behind each path."""
-    return {"/inject": allow, "/validate": allow}
+@dataclass(frozen=True)
+class Admission:
+    """The admission cores behind each path, and the work that keeps their config current."""
+
+    handlers: dict[str, AdmissionHandler]
+    background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+
+def _forcing_native(
+    get_config: Callable[[], injection.InjectConfig], mode: injection.NativeMode
+) -> Callable[[], injection.InjectConfig]:
+    """The config in force with nativeSidecars overridden, copied once per config, not per pod."""
+    source = get_config()
+    forced = source.model_copy(update={"native_sidecars": mode})
+
+    def get() -> injection.InjectConfig:
+        nonlocal source, forced
+        current = get_config()
+        if current is not source:  # a reload swapped the config in force
+            source, forced = current, current.model_copy(update={"native_sidecars": mode})
+        return forced
+
+    return get
+
+
+def build_admission(settings: ServerSettings, cluster_version: tuple[int, int] | None) -> Admission:
+    """Raises injection.ConfigError when the injection config file cannot be used."""
+    background: list[Coroutine[Any, Any, None]] = []
+    if settings.inject_config is None:
+        default = injection.default_config()
+        get_config: Callable[[], injection.InjectConfig] = lambda: default  # noqa: E731
+    else:
+        store = injection.ConfigStore(settings.inject_config)
+        get_config = store.get
+        background.append(store.watch())
+    if settings.native_sidecars is not None:
+        get_config = _forcing_native(get_config, settings.native_sidecars)
+    handlers = {
+        "/inject": inject_handler.make_handler(get_config, cluster_version),
+        "/validate": validate_handler.handle,
+    }
+    return Admission(handlers, background)
+
+
+def discover_cluster_version(settings: ServerSettings) -> tuple[int, int] | None:
+    """Outside self mode the cluster is optional: ask it only when we can reach one."""
+    if settings.kubeconfig is None and "KUBERNETES_SERVICE_HOST" not in os.environ:
+        return None
+    try:
+        client = kube.Kube(kube.connect(settings.kubeconfig))
+    except Exception as error:  # a missing or broken kubeconfig: run without the version
+        logger.warning("no Kubernetes client, version unknown", extra={"error": str(error)})
+        return None
+    try:
+        return kube.server_version(client.api)
+    finally:
+        client.close()
 
 
 def _record_cert(cert: ServingCert) -> None:
@@ -50,9 +108,8 @@ def build_server(
     settings: ServerSettings,
     tls: ReloadableTLS,
     is_ready: Callable[[], bool],
-    handlers: Mapping[str, AdmissionHandler] | None = None,
+    handlers: Mapping[str, AdmissionHandler],
 ) -> uvicorn.Server:
-    handlers = build_handlers(settings) if handlers is None else handlers
     app = create_app(handlers, is_ready, settings.max_body_bytes)
     config = uvicorn.Config(
         app,
@@ -82,24 +139,27 @@ async def run_server(server: uvicorn.Server, background: list[Coroutine[Any, Any
                 await task
 
 
-async def serve_files(settings: ServerSettings) -> None:
+async def serve_files(
+    settings: ServerSettings, extra_handlers: Mapping[str, AdmissionHandler] | None = None
+) -> None:
     """Serve with a certificate pair from files, reloading it whenever the files change."""
     assert settings.cert_file is not None
     assert settings.key_file is not None
+    version = await asyncio.to_thread(discover_cluster_version, settings)
+    admission = build_admission(settings, version)
     tls = ReloadableTLS()
     tls.on_reload(_record_cert)
     try:
         tls.load_files(settings.cert_file, settings.key_file)
     except (OSError, ValueError) as error:
         logger.error("no usable serving certificate yet", extra={"error": str(error)})
-    server = build_server(settings, tls, lambda: tls.loaded)
+    handlers = {**admission.handlers, **(extra_handlers or {})}
+    server = build_server(settings, tls, lambda: tls.loaded, handlers)
     watcher = watch_files(tls, settings.cert_file, settings.key_file, settings.cert_poll_seconds)
-    await run_server(server, [watcher])
+    await run_server(server, [watcher, *admission.background])
 
 
-async def serve_cluster(
-    settings: ServerSettings, handlers: Mapping[str, AdmissionHandler] | None = None
-) -> None:
+async def serve_cluster(settings: ServerSettings) -> None:
     """Self mode: CA from the Secret, serving cert signed in memory, caBundles reconciled;
     ready only once the certificate is served and both configurations trust its CA."""
     assert settings.cluster is not None
@@ -107,9 +167,11 @@ async def serve_cluster(
     tls.on_reload(_record_cert)
     client = kube.Kube(kube.connect(settings.cluster.kubeconfig))
     certs = ClusterCerts(settings.cluster, tls, client)
-    server = build_server(settings, tls, certs.ready, handlers)
+    version = await asyncio.to_thread(kube.server_version, client.api)
+    admission = build_admission(settings, version)
+    server = build_server(settings, tls, certs.ready, admission.handlers)
     try:
-        await run_server(server, certs.background())
+        await run_server(server, [*certs.background(), *admission.background])
     finally:
         client.close()
 
