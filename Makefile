@@ -50,6 +50,9 @@ bench: $(VENV)/.installed-test
 	@for script in bench/bench_*.py; do name=$$(basename $$script .py); \
 		echo "== $$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
+crds: $(VENV)/.installed-run
+	$(BIN)/python -m webhooks.validate.crds
+
 manifests: $(VENV)/.installed-test
 	$(BIN)/python -m tests.chart.render
 

@@ -59,6 +59,7 @@ def app_probe_path(container: str, kind: ProbeKind) -> str:
 def app_lifecycle_path(container: str, kind: LifecycleKind) -> str:
     return f"/app-lifecycle/{container}/{kind}"
 
+
 # Injection (issue 3). The agent (webhooks/proxy) reads the same names.
 # Env of the istio-proxy container; identity comes from the downward API.
 POD_NAME_ENV: Final = "POD_NAME"  # metadata.name

@@ -172,6 +172,11 @@ def volumes(config: InjectConfig, settings: Settings) -> list[dict[str, Any]]:
     return [
         {"name": mesh.ENVOY_VOLUME, "emptyDir": {"medium": "Memory"}},
         {"name": mesh.PODINFO_VOLUME, "downwardAPI": {"items": podinfo_items}},
-        {"name": mesh.BOOTSTRAP_VOLUME, "configMap": {"name": config.bootstrap_config_map}},
+        {
+            "name": mesh.BOOTSTRAP_VOLUME,
+            # Optional: a ConfigMap only exists where a user put one (volumes are namespaced);
+            # without it the agent uses the bootstrap packaged in the image.
+            "configMap": {"name": config.bootstrap_config_map, "optional": True},
+        },
         *(dict(volume) for volume in settings.user_volumes),
     ]

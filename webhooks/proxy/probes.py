@@ -147,8 +147,8 @@ class AppProber:
 
     async def _grpc(self, probe: AppProbe) -> ProbeResult:
         # Imported on first use: most pods have no gRPC probe and grpcio is large.
-        import grpc  # type: ignore[import-untyped]
-        from grpc_health.v1 import (  # type: ignore[import-untyped]
+        import grpc
+        from grpc_health.v1 import (
             health_pb2,
             health_pb2_grpc,
         )

@@ -122,8 +122,12 @@ def _log_admission(
     )
 
 
+ErrorHook = Callable[[int], None]
+"""Called with the HTTP status whenever a path answers something other than 200."""
+
+
 def _admission_endpoint(
-    path: str, handler: AdmissionHandler, max_body_bytes: int
+    path: str, handler: AdmissionHandler, max_body_bytes: int, on_error: ErrorHook | None
 ) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         start = time.perf_counter()
@@ -145,6 +149,8 @@ def _admission_endpoint(
             status = 200
             response = Response(json.dumps(result.to_json_dict()), media_type="application/json")
             _log_admission(path, review, result, start)
+        if status != 200 and on_error is not None:
+            on_error(status)
         metrics.REQUESTS.labels(path, str(status)).inc()
         metrics.LATENCY.labels(path).observe(time.perf_counter() - start)
         return response
@@ -156,12 +162,17 @@ def create_app(
     handlers: Mapping[str, AdmissionHandler],
     is_ready: Callable[[], bool],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    error_hooks: Mapping[str, ErrorHook] | None = None,
 ) -> FastAPI:
-    """`handlers` maps a path (e.g. "/inject") to the pure function that answers it."""
+    """`handlers` maps a path (e.g. "/inject") to the pure function that answers it;
+    `error_hooks` lets a component count its own HTTP errors under its own metric names."""
+    hooks = error_hooks or {}
     app = FastAPI(title="mesh-webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     for path, handler in handlers.items():
         app.add_api_route(
-            path, _admission_endpoint(path, handler, max_body_bytes), methods=["POST"]
+            path,
+            _admission_endpoint(path, handler, max_body_bytes, hooks.get(path)),
+            methods=["POST"],
         )
 
     @app.get("/healthz")

@@ -19,9 +19,9 @@ from webhooks.certs import local as local_certs
 from webhooks.certs.cluster import ClusterCerts, ClusterSettings
 from webhooks.inject import config as injection, handler as inject_handler
 from webhooks.server import metrics
-from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, create_app
+from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, ErrorHook, create_app
 from webhooks.server.tls import ReloadableTLS, ServingCert, watch_files
-from webhooks.validate import handler as validate_handler
+from webhooks.validate import handler as validate_handler, metrics as validate_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class Admission:
     """The admission cores behind each path, and the work that keeps their config current."""
 
     handlers: dict[str, AdmissionHandler]
+    error_hooks: dict[str, ErrorHook] = field(default_factory=dict)
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
 
 
@@ -81,7 +82,8 @@ def build_admission(settings: ServerSettings, cluster_version: tuple[int, int] |
         "/inject": inject_handler.make_handler(get_config, cluster_version),
         "/validate": validate_handler.handle,
     }
-    return Admission(handlers, background)
+    error_hooks: dict[str, ErrorHook] = {"/validate": validate_metrics.record_http_error}
+    return Admission(handlers, error_hooks, background)
 
 
 def discover_cluster_version(settings: ServerSettings) -> tuple[int, int] | None:
@@ -108,9 +110,9 @@ def build_server(
     settings: ServerSettings,
     tls: ReloadableTLS,
     is_ready: Callable[[], bool],
-    handlers: Mapping[str, AdmissionHandler],
+    admission: Admission,
 ) -> uvicorn.Server:
-    app = create_app(handlers, is_ready, settings.max_body_bytes)
+    app = create_app(admission.handlers, is_ready, settings.max_body_bytes, admission.error_hooks)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -153,8 +155,8 @@ async def serve_files(
         tls.load_files(settings.cert_file, settings.key_file)
     except (OSError, ValueError) as error:
         logger.error("no usable serving certificate yet", extra={"error": str(error)})
-    handlers = {**admission.handlers, **(extra_handlers or {})}
-    server = build_server(settings, tls, lambda: tls.loaded, handlers)
+    admission.handlers.update(extra_handlers or {})
+    server = build_server(settings, tls, lambda: tls.loaded, admission)
     watcher = watch_files(tls, settings.cert_file, settings.key_file, settings.cert_poll_seconds)
     await run_server(server, [watcher, *admission.background])
 
@@ -169,7 +171,7 @@ async def serve_cluster(settings: ServerSettings) -> None:
     certs = ClusterCerts(settings.cluster, tls, client)
     version = await asyncio.to_thread(kube.server_version, client.api)
     admission = build_admission(settings, version)
-    server = build_server(settings, tls, certs.ready, admission.handlers)
+    server = build_server(settings, tls, certs.ready, admission)
     try:
         await run_server(server, [*certs.background(), *admission.background])
     finally:
