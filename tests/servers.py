@@ -13,12 +13,15 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import httpx
 import uvicorn
 from cryptography import x509
 from fastapi import FastAPI
 
 from webhooks.certs import issuing
 from webhooks.server.tls import ReloadableTLS
+
+JSON = {"Content-Type": "application/json"}
 
 
 def free_port() -> int:
@@ -114,3 +117,31 @@ def serve_cli(args: Sequence[str], port: int, ca_pem: bytes) -> Iterator[subproc
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def posting_under_load(url: str, ca_pem: bytes, body: object) -> Iterator[list[int | str]]:
+    """Two clients post `body` to `url` in a loop until the block ends, one opening a fresh
+    connection (a new handshake) per request, one keeping its connection alive. Yields the
+    outcomes as they accumulate: status codes, or the repr of a failure."""
+    stop = threading.Event()
+    outcomes: list[int | str] = []
+
+    def post_forever(fresh_connections: bool) -> None:
+        limits = httpx.Limits(max_keepalive_connections=0 if fresh_connections else 1)
+        with httpx.Client(verify=client_context(ca_pem), limits=limits, timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    outcomes.append(client.post(url, json=body).status_code)
+                except httpx.HTTPError as error:
+                    outcomes.append(repr(error))
+
+    workers = [threading.Thread(target=post_forever, args=(fresh,)) for fresh in (True, False)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield outcomes
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()

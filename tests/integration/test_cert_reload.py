@@ -1,6 +1,5 @@
 """Certificate files replaced on disk are served without a restart and without failed requests."""
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,34 +49,14 @@ def test_swapping_the_files_under_load_drops_no_request(
     tmp_path: Path, ca: issuing.KeyPair, served: tuple[int, issuing.KeyPair]
 ) -> None:
     port, first = served
-    stop = threading.Event()
-    outcomes: list[int | str] = []
-
-    def post_forever(fresh_connections: bool) -> None:
-        context = servers.client_context(ca.cert_pem)
-        limits = httpx.Limits(max_keepalive_connections=0 if fresh_connections else 1)
-        with httpx.Client(verify=context, limits=limits, timeout=5) as client:
-            while not stop.is_set():
-                try:
-                    reply = client.post(f"https://127.0.0.1:{port}/validate", json=REVIEW)
-                    outcomes.append(reply.status_code)
-                except httpx.HTTPError as error:
-                    outcomes.append(repr(error))
-
-    workers = [threading.Thread(target=post_forever, args=(fresh,)) for fresh in (True, False)]
-    for worker in workers:
-        worker.start()
-    try:
+    url = f"https://127.0.0.1:{port}/validate"
+    with servers.posting_under_load(url, ca.cert_pem, REVIEW) as outcomes:
         second = issuing.issue_serving_cert(ca, HOSTS)
         servers.write_pair(tmp_path, second)
         wait_for_serial(port, ca.cert_pem, second.cert.serial_number)
         third = issuing.issue_serving_cert(ca, HOSTS)
         servers.write_pair(tmp_path, third)
         wait_for_serial(port, ca.cert_pem, third.cert.serial_number)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     failures = [outcome for outcome in outcomes if outcome != 200]
     assert len(outcomes) > 20, "the load loop barely ran"
     assert failures == []

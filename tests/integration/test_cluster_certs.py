@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -247,33 +246,13 @@ def test_serving_cert_rotation_under_load_fails_no_handshake(
     wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
     ca = stored_ca(fake_api)
     assert ca is not None
-    stop = threading.Event()
-    outcomes: list[int | str] = []
     serials: set[int] = set()
-
-    def post_forever(fresh_connections: bool) -> None:
-        context = servers.client_context(ca.cert_pem)
-        limits = httpx.Limits(max_keepalive_connections=0 if fresh_connections else 1)
-        with httpx.Client(verify=context, limits=limits, timeout=5) as client:
-            while not stop.is_set():
-                try:
-                    reply = client.post(f"https://127.0.0.1:{replica.port}/validate", json=REVIEW)
-                    outcomes.append(reply.status_code)
-                except httpx.HTTPError as error:
-                    outcomes.append(repr(error))
-
-    workers = [threading.Thread(target=post_forever, args=(fresh,)) for fresh in (True, False)]
-    for worker in workers:
-        worker.start()
-    try:
+    url = f"https://127.0.0.1:{replica.port}/validate"
+    with servers.posting_under_load(url, ca.cert_pem, REVIEW) as outcomes:
         deadline = time.monotonic() + 7
         while time.monotonic() < deadline:
             serials.add(servers.peer_certificate(replica.port, ca.cert_pem).serial_number)
             time.sleep(0.1)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     assert len(serials) >= 3, "the serving certificate did not rotate"
     assert len(outcomes) > 50
     assert [outcome for outcome in outcomes if outcome != 200] == []
