@@ -5,6 +5,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from webhooks.admission.review import AdmissionRequest, AdmissionResponse, Status
 
 JsonPatch = Sequence[dict[str, Any]]
@@ -28,13 +30,22 @@ def deny(
     )
 
 
+def _json_bytes(value: Any) -> bytes:
+    # orjson is several times faster than json on the patch, the biggest thing we encode; the
+    # rare values it refuses (integers beyond 64 bits) go through json.
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def patched(
     request: AdmissionRequest, operations: JsonPatch, warnings: Sequence[str] = ()
 ) -> AdmissionResponse:
     """Allow with an RFC 6902 patch. An empty patch sends neither patch nor patchType."""
     if not operations:
         return allow(request, warnings)
-    encoded = base64.b64encode(json.dumps(list(operations), separators=(",", ":")).encode())
+    encoded = base64.b64encode(_json_bytes(list(operations)))
     return AdmissionResponse(
         uid=request.uid,
         allowed=True,

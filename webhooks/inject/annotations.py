@@ -259,10 +259,34 @@ def _user_mounts(annotations: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
     return mounts
 
 
-def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
-    """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it.
+SETTING_ANNOTATIONS = frozenset(
+    {
+        PROXY_IMAGE, *RESOURCE_ANNOTATIONS, LOG_LEVEL, COMPONENT_LOG_LEVEL, INTERCEPTION_MODE,
+        NATIVE_SIDECAR, REWRITE_PROBES, USER_VOLUME, USER_VOLUME_MOUNT, STATUS_PORT,
+        READINESS_INITIAL_DELAY, READINESS_PERIOD, READINESS_FAILURE_THRESHOLD, PROXY_CONFIG,
+        MERGE_METRICS, INCLUDE_OUTBOUND_IP_RANGES, EXCLUDE_OUTBOUND_IP_RANGES,
+        INCLUDE_INBOUND_PORTS, EXCLUDE_INBOUND_PORTS, INCLUDE_OUTBOUND_PORTS,
+        EXCLUDE_OUTBOUND_PORTS, EXCLUDE_INTERFACES,
+    }
+)  # fmt: skip
+# The settings of pods without any of those annotations, per layout, for the config in force
+# (compared by identity: a reload brings a new config object).
+_defaults: dict[bool, tuple[InjectConfig, Settings]] = {}
 
-    Long but flat: one line per setting, each an annotation, its check and its default."""
+
+def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
+    """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it. Most pods
+    set none of the annotations, and they share one Settings per config: treat it as read-only."""
+    if not annotations.keys().isdisjoint(SETTING_ANNOTATIONS):
+        return _parse_settings(annotations, config, native)
+    cached = _defaults.get(native)
+    if cached is None or cached[0] is not config:
+        cached = _defaults[native] = (config, _parse_settings({}, config, native))
+    return cached[1]
+
+
+def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
+    """Long but flat: one line per setting, each an annotation, its check and its default."""
     traffic, readiness, get = config.traffic, config.readiness, annotations.get
     hold, concurrency, drain, ignored = _proxy_config(get(PROXY_CONFIG), config)
     user_volume = get(USER_VOLUME)

@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from webhooks import mesh
+from webhooks.inject import encoding
 
 _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")
 
@@ -56,7 +57,7 @@ def status_json(
         "imagePullSecrets": None,
         "revision": revision or "default",
     }
-    return json.dumps(document, separators=(",", ":"))
+    return encoding.compact(document)
 
 
 def parse_status(value: str) -> dict[str, list[str]]:

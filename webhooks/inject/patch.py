@@ -9,6 +9,7 @@ end, or in the middle, is a single `add` rather than a replace of every followin
 from typing import Any
 
 Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
+_MISSING = object()
 
 
 def escape(key: str) -> str:
@@ -22,7 +23,8 @@ def _same(a: Any, b: Any) -> bool:
     # JSON distinguishes true from 1 and 1 from 1.0; Python's == does not. The type check covers
     # the value itself; inside equal containers the difference stays hidden, which injection
     # never produces (it does not retype values) and a deep strict compare would double the cost.
-    return type(a) is type(b) and a == b
+    # Identity first: the injected pod shares every subtree injection left alone (pod._owned).
+    return a is b or (type(a) is type(b) and a == b)
 
 
 def _diff(old: Any, new: Any, path: str, ops: list[Operation]) -> None:
@@ -43,10 +45,12 @@ def _diff_objects(
         if key not in new:
             ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
     for key, value in new.items():
-        if key not in old:
+        before = old.get(key, _MISSING)
+        if before is _MISSING:
             ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
-        elif not _same(old[key], value):  # checked here so equal keys cost no path string
-            _diff(old[key], value, f"{path}/{escape(key)}", ops)
+        # _same inlined: this loop runs for every key of every changed object.
+        elif before is not value and (type(before) is not type(value) or before != value):
+            _diff(before, value, f"{path}/{escape(key)}", ops)
 
 
 def _diff_lists(old: list[Any], new: list[Any], path: str, ops: list[Operation]) -> None:

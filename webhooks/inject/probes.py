@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from webhooks import mesh
+from webhooks.inject import encoding
 
 PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
     ("readinessProbe", "readyz"),
@@ -111,8 +112,28 @@ def rewrite(
     return probers
 
 
+def owned(container: Any) -> Any:
+    """A copy of a container that `rewrite` and `restore` may change: the container, its probes,
+    its lifecycle and hooks are new dicts; everything else stays shared with the original."""
+    if not isinstance(container, dict):
+        return container
+    copy: dict[str, Any] | None = None
+    for field, _ in PROBES:
+        probe = container.get(field)
+        if isinstance(probe, dict):
+            copy = copy or dict(container)
+            copy[field] = dict(probe)
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        copy = copy or dict(container)
+        copy["lifecycle"] = {
+            name: dict(hook) if isinstance(hook, dict) else hook for name, hook in lifecycle.items()
+        }
+    return container if copy is None else copy
+
+
 def encode(probers: Probers) -> str:
-    return json.dumps(dict(sorted(probers.items())), separators=(",", ":"))
+    return encoding.compact(dict(sorted(probers.items())))
 
 
 def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from webhooks import mesh
+from webhooks.inject import encoding
 from webhooks.inject.annotations import AnnotationError
 
 SCRAPE = "prometheus.io/scrape"
@@ -28,6 +29,8 @@ def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
     """Canonical key -> the pod's keys that mean it, in the pod's order."""
     found: dict[str, list[str]] = {}
     for key in annotations:
+        if not key.startswith("prometheus"):  # sanitising keeps letters: no match otherwise
+            continue
         canonical = _KEYS.get(_sanitize(key))
         if canonical is not None:
             found.setdefault(canonical, []).append(key)
@@ -72,7 +75,7 @@ def merge(annotations: dict[str, str], status_port: int) -> str | None:
     annotations[SCRAPE] = "true"
     if not any(config.values()):
         return None
-    return json.dumps(config, separators=(",", ":"))
+    return encoding.compact(config)
 
 
 _CONFIG_KEYS = (("scrape", SCRAPE), ("path", PATH), ("port", PORT))

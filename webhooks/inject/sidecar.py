@@ -1,9 +1,9 @@
 """Builders for what injection adds: the istio-init and istio-proxy containers and their volumes."""
 
-import json
 from typing import Any
 
 from webhooks import mesh
+from webhooks.inject import encoding
 from webhooks.inject.annotations import Settings
 from webhooks.inject.config import InjectConfig
 
@@ -83,7 +83,7 @@ def proxy_config_json(settings: Settings) -> str:
     }
     if settings.concurrency is not None:
         document["concurrency"] = settings.concurrency
-    return json.dumps(document, separators=(",", ":"))
+    return encoding.compact(document)
 
 
 def _env(settings: Settings) -> list[dict[str, Any]]:

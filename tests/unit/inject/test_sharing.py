@@ -1,0 +1,85 @@
+"""The fast paths: structural sharing with the request pod, per-config defaults, orjson text."""
+
+import json
+from typing import Any
+
+from tests.unit.inject.factories import pod
+from webhooks.admission import responses
+from webhooks.admission.review import AdmissionRequest
+from webhooks.inject import annotations, encoding
+from webhooks.inject.annotations import parse_settings
+from webhooks.inject.config import InjectConfig
+from webhooks.inject.patch import make_patch
+from webhooks.inject.pod import inject_pod
+
+PROBED = {
+    "name": "web",
+    "image": "example/web",
+    "ports": [{"name": "http", "containerPort": 8080}],
+    "env": [{"name": "A", "value": "1"}],
+    "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5},
+    "lifecycle": {"preStop": {"httpGet": {"path": "/stop", "port": 8080}}},
+}
+
+
+def _deep_copy(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def test_untouched_subtrees_are_shared_and_the_request_pod_is_not_modified() -> None:
+    request_pod = pod({"app": "web"}, {"team": "a"}, containers=[PROBED, {"name": "plain"}])
+    before = _deep_copy(request_pod)
+    injected = inject_pod(request_pod, InjectConfig(), native=False).pod
+    assert request_pod == before
+    web, plain = injected["spec"]["containers"][:2]
+    original_web, original_plain = request_pod["spec"]["containers"]
+    assert plain is original_plain  # no probes: nothing to rewrite, nothing copied
+    assert web is not original_web
+    assert web["ports"] is original_web["ports"]
+    assert web["env"] is original_web["env"]
+    assert web["readinessProbe"]["httpGet"]["path"] == "/app-health/web/readyz"
+    assert original_web["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert original_web["lifecycle"]["preStop"]["httpGet"]["path"] == "/stop"
+
+
+def test_reinjecting_an_injected_pod_modifies_neither_pod() -> None:
+    request_pod = pod({"app": "web"}, {"prometheus.io/port": "8080"}, containers=[PROBED])
+    once = inject_pod(request_pod, InjectConfig(), native=True).pod
+    once_before, request_before = _deep_copy(once), _deep_copy(request_pod)
+    twice = inject_pod(once, InjectConfig(), native=True).pod
+    assert twice == once == once_before
+    assert request_pod == request_before
+    assert make_patch(once, twice) == []
+
+
+def test_every_tuning_annotation_bypasses_the_shared_defaults() -> None:
+    declared = {
+        value
+        for name, value in vars(annotations).items()
+        if name.isupper() and not name.startswith("_") and isinstance(value, str) and "/" in value
+    }
+    assert declared == annotations.SETTING_ANNOTATIONS
+
+
+def test_pods_without_tuning_annotations_share_the_parsed_defaults() -> None:
+    config = InjectConfig()
+    shared = parse_settings({"team": "a"}, config, native=True)
+    assert parse_settings({}, config, native=True) is shared
+    assert shared == annotations._parse_settings({}, config, native=True)
+    assert parse_settings({}, config, native=False).native is False
+    assert parse_settings({}, InjectConfig(), native=True) is not shared  # a reloaded config
+    tuned = parse_settings({annotations.LOG_LEVEL: "debug"}, config, native=True)
+    assert tuned.log_level == "debug"
+
+
+def test_compact_json_matches_json_dumps_and_falls_back_for_huge_integers() -> None:
+    value = {"b": [1, 2.5, None, True], "a": {"x": 'é/"q"'}}
+    assert json.loads(encoding.compact(value)) == value
+    assert encoding.compact({"k": [1, "v"]}) == json.dumps({"k": [1, "v"]}, separators=(",", ":"))
+    assert encoding.compact({"port": 2**70}) == f'{{"port":{2**70}}}'
+
+
+def test_the_patch_is_encoded_even_with_values_orjson_refuses() -> None:
+    operations = [{"op": "add", "path": "/a", "value": {"n": 2**70, "s": "é"}}]
+    response = responses.patched(AdmissionRequest(uid="u"), operations)
+    assert responses.decoded_patch(response) == operations
