@@ -39,7 +39,7 @@ def process(
     decision = decide(pod, namespace, config)
     if not decision.inject:
         return Outcome(decision, None)
-    return Outcome(decision, inject_pod(dict(pod), config, native, workload))
+    return Outcome(decision, inject_pod(pod, config, native, workload))
 
 
 def _created_directly(pod: Mapping[str, Any]) -> bool:

@@ -21,35 +21,41 @@ def escape(key: str) -> str:
 
 def _same(a: Any, b: Any) -> bool:
     # JSON distinguishes true from 1 and 1 from 1.0; Python's == does not. The type check covers
-    # the value itself; inside equal containers the difference stays hidden, which injection
+    # the value itself; inside equal list elements the difference stays hidden, which injection
     # never produces (it does not retype values) and a deep strict compare would double the cost.
     # Identity first: the injected pod shares every subtree injection left alone (pod._owned).
     return a is b or (type(a) is type(b) and a == b)
 
 
 def _diff(old: Any, new: Any, path: str, ops: list[Operation]) -> None:
-    if _same(old, new):
+    if old is new:
         return
     if isinstance(old, dict) and isinstance(new, dict):
-        _diff_objects(old, new, path, ops)
+        _diff_objects(old, new, path, ops)  # walking the objects is the comparison
     elif isinstance(old, list) and isinstance(new, list):
         _diff_lists(old, new, path, ops)
-    else:
+    elif type(old) is not type(new) or old != new:
         ops.append({"op": "replace", "path": path, "value": new})
 
 
 def _diff_objects(
     old: dict[str, Any], new: dict[str, Any], path: str, ops: list[Operation]
 ) -> None:
-    for key in old:
-        if key not in new:
-            ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
+    if not old.keys() <= new.keys():
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
+    # This loop runs for every key of every changed object: it is kept tight, and equal or
+    # shared values cost no path string.
     for key, value in new.items():
         before = old.get(key, _MISSING)
+        if before is value:
+            continue
         if before is _MISSING:
             ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
-        # _same inlined: this loop runs for every key of every changed object.
-        elif before is not value and (type(before) is not type(value) or before != value):
+        elif type(before) is dict and type(value) is dict:
+            _diff_objects(before, value, f"{path}/{escape(key)}", ops)
+        elif type(before) is not type(value) or isinstance(value, list) or before != value:
             _diff(before, value, f"{path}/{escape(key)}", ops)
 
 

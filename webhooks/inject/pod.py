@@ -2,6 +2,7 @@
 Prometheus annotations, record what was added. The input is never modified, and the injected
 pod shares every subtree that injection leaves alone with it: treat both as read-only."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ class Injection:
     warnings: tuple[str, ...]
 
 
-def _owned(pod: dict[str, Any]) -> dict[str, Any]:
+def _owned(pod: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the pod that injection may change. Only the parts it changes are copied (the
     pod, metadata, labels, annotations, spec, container lists, probes and hooks); the rest is
     shared with the request, which lets the diff skip it by identity."""
@@ -107,8 +108,9 @@ def _check_names(spec: dict[str, Any]) -> None:
 
 def _place(
     spec: dict[str, Any], config: InjectConfig, settings: Settings
-) -> tuple[list[str], list[str]]:
-    """Add istio-init and istio-proxy in the right order; return the names per list."""
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Add istio-init and istio-proxy in the right order; return the names per list, and the
+    proxy container."""
     inits, apps = _containers(spec, "initContainers"), _containers(spec, "containers")
     init = (
         [sidecar.init_container(config, settings)] if settings.interception_mode != "NONE" else []
@@ -122,7 +124,7 @@ def _place(
         if init:
             spec["initContainers"] = [*inits, *init]
         spec["containers"] = [proxy, *apps] if settings.hold_application else [*apps, proxy]
-    return [c["name"] for c in added_inits], [c["name"] for c in added_apps]
+    return [c["name"] for c in added_inits], [c["name"] for c in added_apps], proxy
 
 
 def _probe_targets(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -166,7 +168,7 @@ def _metadata_and_spec(pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 
 def inject_pod(
-    pod: dict[str, Any], config: InjectConfig, native: bool, workload: str = ""
+    pod: Mapping[str, Any], config: InjectConfig, native: bool, workload: str = ""
 ) -> Injection:
     """`native` is the cluster-wide layout (see config.resolve_native_sidecars); `workload`
     names the owner of a pod template that has no name of its own."""
@@ -178,12 +180,7 @@ def inject_pod(
         strip(injected, settings.status_port)
     else:
         _check_names(spec)
-    added_inits, added_apps = _place(spec, config, settings)
-    proxy = next(
-        c
-        for c in _containers(spec, "initContainers") + spec["containers"]
-        if c["name"] == mesh.PROXY_CONTAINER
-    )
+    added_inits, added_apps, proxy = _place(spec, config, settings)
     proxy["env"].extend(_rewrite(spec, annotations, settings))
     volumes = sidecar.volumes(config, settings)
     spec["volumes"] = [*(spec.get("volumes") or ()), *volumes]

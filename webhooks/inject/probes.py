@@ -64,10 +64,12 @@ def _rewrite_one(
     is_captured: IsCaptured,
 ) -> dict[str, Any] | None:
     """Point one probe or hook at the agent; return its prober entry, or None if left alone."""
-    action = next((name for name in actions if isinstance(holder.get(name), dict)), None)
-    if action is None:
+    for action in actions:
+        handler = holder.get(action)
+        if isinstance(handler, dict):
+            break
+    else:
         return None
-    handler = holder[action]
     port = _resolve_port(handler.get("port"), container)
     if port is None or handler.get("host") or port == status_port or not is_captured(port):
         return None

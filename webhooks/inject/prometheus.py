@@ -1,6 +1,7 @@
 """Prometheus merge: the pod's scrape annotations move into ISTIO_PROMETHEUS_ANNOTATIONS for the
 agent, and Prometheus is pointed at the agent's merged endpoint instead."""
 
+import functools
 import json
 import re
 from typing import Any
@@ -25,13 +26,17 @@ def _sanitize(key: str) -> str:
 _KEYS = {_sanitize(key): key for key in (SCRAPE, PATH, PORT, SCRAPE_TARGETS)}
 
 
+@functools.lru_cache(maxsize=256)
+def _canonical(key: str) -> str | None:
+    return _KEYS.get(_sanitize(key))
+
+
 def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
     """Canonical key -> the pod's keys that mean it, in the pod's order."""
     found: dict[str, list[str]] = {}
     for key in annotations:
-        if not key.startswith("prometheus"):  # sanitising keeps letters: no match otherwise
-            continue
-        canonical = _KEYS.get(_sanitize(key))
+        # Sanitising keeps letters, so only these keys can match; the cache stays theirs.
+        canonical = _canonical(key) if key.startswith("prometheus") else None
         if canonical is not None:
             found.setdefault(canonical, []).append(key)
     return found
@@ -42,8 +47,12 @@ def scrape_disabled(annotations: dict[str, str]) -> bool:
 
 
 def _check_port(key: str, value: str, port: str, status_port: int) -> None:
-    reserved = mesh.RESERVED_PORTS | {status_port}
-    if not port.isdigit() or not 0 < int(port) < 65536 or int(port) in reserved:
+    if (
+        not port.isdigit()
+        or not 0 < int(port) < 65536
+        or int(port) in mesh.RESERVED_PORTS
+        or int(port) == status_port
+    ):
         raise AnnotationError(key, value, f"{port!r} is not a free port for the app's metrics")
 
 
