@@ -1,6 +1,7 @@
 """VirtualService HTTP route rules: matches, destinations, redirect, rewrite, retries, fault."""
 
 import re
+from functools import lru_cache
 
 from webhooks.validate import fields
 from webhooks.validate.kinds import headers
@@ -14,6 +15,7 @@ from webhooks.validate.models.virtualservice import (
     HTTPRetry,
     HTTPRewrite,
     HTTPRoute,
+    HTTPRouteDestination,
     StringMatch,
 )
 from webhooks.validate.verdict import Verdict
@@ -70,31 +72,41 @@ _LARGE_BODY = "large direct_responses may impact control plane performance"
 
 
 def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateways: bool) -> None:
-    """One entry of spec.http; `delegate` is true inside a delegate VirtualService."""
+    """One entry of spec.http; `delegate` is true inside a delegate VirtualService.
+
+    This runs for every route of every VirtualService: fields left unset skip their checks
+    before any field path is formatted."""
     _check_kind(v, route, path, delegate)
     for index, match in enumerate(route.match):
         if match is None:
             v.error("http match may not be null", f"{path}.match[{index}]")
         else:
             check_match(v, match, f"{path}.match[{index}]", gateways)
-    _check_destinations(v, route, path)
+    if route.route:
+        _check_destinations(v, route.route, path)
     if route.redirect is not None:
         _check_redirect(v, route.redirect, f"{path}.redirect")
     if route.rewrite is not None:
         _check_rewrite(v, route.rewrite, f"{path}.rewrite")
-    if route.timeout and fields.parse_duration(route.timeout) != 0:
-        check_duration(v, route.timeout, f"{path}.timeout")
+    if route.timeout and (problem := _timeout_error(route.timeout)):
+        v.error(problem, f"{path}.timeout")
     if route.retries is not None:
         _check_retries(v, route.retries, f"{path}.retries")
     if route.fault is not None:
         _check_fault(v, route.fault, f"{path}.fault")
-    _check_mirrors(v, route, path)
+    if route.mirror or route.mirrors or route.mirror_percent is not None or route.mirror_percentage:
+        _check_mirrors(v, route, path)
     if route.direct_response is not None:
         _check_direct_response(v, route.direct_response, f"{path}.directResponse")
     if route.cors_policy is not None:
         _check_cors(v, route.cors_policy, f"{path}.corsPolicy")
     if route.headers is not None:
         headers.check_headers(v, route.headers, f"{path}.headers")
+
+
+def _timeout_error(timeout: str) -> str | None:
+    """A zero timeout means "none" and is allowed; any other must be a valid duration."""
+    return None if fields.parse_duration(timeout) == 0 else fields.duration_error(timeout)
 
 
 def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None:
@@ -106,85 +118,99 @@ def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None
         if route.redirect is not None:
             v.error(f"root HTTP route {route.name} must not specify redirect", path)
         return
-    if not route.route and route.redirect is None and route.direct_response is None:
-        v.error("HTTP route, redirect or direct_response is required", path)
-    pairs = (
-        (route.route, route.redirect, "HTTP route cannot contain both route and redirect"),
-        (route.fault, route.redirect, "HTTP route cannot contain both fault and redirect"),
-        (route.rewrite, route.redirect, "HTTP route rule cannot contain both rewrite and redirect"),
-        (
-            route.direct_response,
-            route.redirect,
-            "HTTP route rule cannot contain both direct_response and redirect",
-        ),
-        (
-            route.route,
-            route.direct_response,
-            "HTTP route cannot contain both route and direct_response",
-        ),
-        (route.mirror, route.mirrors, "HTTP route cannot contain both mirror and mirrors"),
-    )
-    for first, second, message in pairs:
-        if first and second:
-            v.error(message, path)
+    redirect = route.redirect
+    if redirect is None:
+        if not route.route and route.direct_response is None:
+            v.error("HTTP route, redirect or direct_response is required", path)
+    else:
+        for present, message in (
+            (route.route, "HTTP route cannot contain both route and redirect"),
+            (route.fault, "HTTP route cannot contain both fault and redirect"),
+            (route.rewrite, "HTTP route rule cannot contain both rewrite and redirect"),
+            (
+                route.direct_response,
+                "HTTP route rule cannot contain both direct_response and redirect",
+            ),
+        ):
+            if present:
+                v.error(message, path)
+    if route.route and route.direct_response:
+        v.error("HTTP route cannot contain both route and direct_response", path)
+    if route.mirror and route.mirrors:
+        v.error("HTTP route cannot contain both mirror and mirrors", path)
 
 
 def check_string_match(v: Verdict, match: StringMatch, what: str, path: str) -> None:
-    chosen = [value for value in (match.exact, match.prefix, match.regex) if value is not None]
-    if len(chosen) > 1:
+    exact, prefix, regex = match.exact, match.prefix, match.regex
+    if (exact is not None) + (prefix is not None) + (regex is not None) > 1:
         v.error(f'"{what}": only one of exact, prefix or regex may be set', path)
-    if match.prefix == "" and what != "uri":
+    if prefix == "" and what != "uri":
         v.error(f'"{what}": prefix string match should not be empty', path)
-    if match.regex is not None:
-        if match.regex == "":
+    if regex is not None:
+        if regex == "":
             v.error(f'"{what}": regex string match should not be empty', path)
-        else:
-            problem = fields.regex_error(what, match.regex)
-            if problem:
-                v.error(problem, path)
+        elif problem := fields.regex_error(what, regex):
+            v.error(problem, path)
 
 
 def check_match(v: Verdict, match: HTTPMatchRequest, path: str, gateways: bool) -> None:
-    for what in ("uri", "scheme", "method", "authority"):
-        string_match = getattr(match, what)
-        if string_match is not None:
-            check_string_match(v, string_match, what, f"{path}.{what}")
-    for what, table in (("headers", match.headers), ("withoutHeaders", match.without_headers)):
-        for name, header in table.items():
-            where = f"{path}.{what}[{name}]"
-            problem = fields.header_name_error(name)
-            if problem:
-                v.error(problem, where)
-            if header is None:
-                v.error(f"header match {name} cannot be null", where)
-            elif not (what == "withoutHeaders" and header.regex == "*"):
-                check_string_match(v, header, what, where)
-            if name.startswith(_JWT_CLAIM_PREFIX) and not (gateways or match.gateways):
-                v.error(
-                    f"JWT claim based routing (key: {name}) is only supported for gateway, "
-                    "found no gateways: []",
-                    where,
-                )
+    if match.uri is not None:
+        check_string_match(v, match.uri, "uri", f"{path}.uri")
+    if match.scheme is not None:
+        check_string_match(v, match.scheme, "scheme", f"{path}.scheme")
+    if match.method is not None:
+        check_string_match(v, match.method, "method", f"{path}.method")
+    if match.authority is not None:
+        check_string_match(v, match.authority, "authority", f"{path}.authority")
+    jwt_allowed = gateways or bool(match.gateways)
+    if match.headers:
+        _check_header_matches(v, match.headers, "headers", path, jwt_allowed)
+    if match.without_headers:
+        _check_header_matches(v, match.without_headers, "withoutHeaders", path, jwt_allowed)
     for name, param in match.query_params.items():
         if param is not None:
             check_string_match(v, param, "queryParams", f"{path}.queryParams[{name}]")
     if match.port:
         check_port(v, match.port, f"{path}.port")
-    for message in fields.label_errors(match.source_labels):
-        v.error(message, f"{path}.sourceLabels")
+    if match.source_labels:
+        for message in fields.label_errors(match.source_labels):
+            v.error(message, f"{path}.sourceLabels")
     if match.source_namespace and not _SOURCE_NAMESPACE.match(match.source_namespace):
         v.error(f"sourceNamespace match {match.source_namespace} is invalid", path)
 
 
-def _check_destinations(v: Verdict, route: HTTPRoute, path: str) -> None:
-    for index, destination in enumerate(route.route):
+def _check_header_matches(
+    v: Verdict,
+    table: dict[str, StringMatch | None],
+    what: str,
+    path: str,
+    jwt_allowed: bool,
+) -> None:
+    for name, header in table.items():
+        where = f"{path}.{what}[{name}]"
+        if problem := fields.header_name_error(name):
+            v.error(problem, where)
+        if header is None:
+            v.error(f"header match {name} cannot be null", where)
+        elif not (what == "withoutHeaders" and header.regex == "*"):
+            check_string_match(v, header, what, where)
+        if not jwt_allowed and name.startswith(_JWT_CLAIM_PREFIX):
+            v.error(
+                f"JWT claim based routing (key: {name}) is only supported for gateway, "
+                "found no gateways: []",
+                where,
+            )
+
+
+def _check_destinations(v: Verdict, destinations: list[HTTPRouteDestination], path: str) -> None:
+    for index, destination in enumerate(destinations):
         where = f"{path}.route[{index}]"
         check_destination(v, destination.destination, f"{where}.destination")
         if destination.weight < 0:
             v.error(f"weight {destination.weight} < 0", f"{where}.weight")
         if destination.headers is not None:
             headers.check_headers(v, destination.headers, f"{where}.headers")
-    if len(route.route) > 1 and all(d.weight == 0 for d in route.route):
+    if len(destinations) > 1 and not any(d.weight for d in destinations):
         v.error("total destination weight = 0", f"{path}.route")
 
 
@@ -237,12 +263,24 @@ def _check_retries(v: Verdict, retries: HTTPRetry, path: str) -> None:
     configured = retries.per_try_timeout or retries.retry_on
     if retries.attempts == 0 and (configured or retries.retry_remote_localities is not None):
         v.error("http retry policy configured when attempts are set to 0 (disabled)", path)
-    check_duration(v, retries.per_try_timeout, f"{path}.perTryTimeout")
-    check_duration(v, retries.backoff, f"{path}.backoff")
-    for policy in retries.retry_on.split(",") if retries.retry_on else ():
-        policy = policy.strip()
-        if not (policy.isdigit() or policy in RETRY_ON):
-            v.error(f"{fields.go_quote(policy)} is not a valid retryOn policy", f"{path}.retryOn")
+    if retries.per_try_timeout and (problem := fields.duration_error(retries.per_try_timeout)):
+        v.error(problem, f"{path}.perTryTimeout")
+    if retries.backoff and (problem := fields.duration_error(retries.backoff)):
+        v.error(problem, f"{path}.backoff")
+    if retries.retry_on:
+        for problem in _retry_on_errors(retries.retry_on):
+            v.error(problem, f"{path}.retryOn")
+
+
+@lru_cache(maxsize=1024)
+def _retry_on_errors(retry_on: str) -> tuple[str, ...]:
+    """Few distinct retryOn lists exist in a mesh; each is checked once."""
+    policies = (policy.strip() for policy in retry_on.split(","))
+    return tuple(
+        f"{fields.go_quote(policy)} is not a valid retryOn policy"
+        for policy in policies
+        if not (policy.isdigit() or policy in RETRY_ON)
+    )
 
 
 def _check_fault(v: Verdict, fault: HTTPFaultInjection, path: str) -> None:
