@@ -1,5 +1,6 @@
 """Pod labels and annotations written by injection, including the sidecar.istio.io/status record."""
 
+import functools
 import json
 import re
 from typing import Any
@@ -50,10 +51,18 @@ def status_json(
     init_containers: list[str], containers: list[str], volumes: list[str], revision: str
 ) -> str:
     """Istio's SidecarInjectionStatus: field order fixed, empty lists as null."""
+    return _status_json(tuple(init_containers), tuple(containers), tuple(volumes), revision)
+
+
+@functools.lru_cache(maxsize=256)  # the names vary with the config and userVolume only
+def _status_json(
+    init_containers: tuple[str, ...], containers: tuple[str, ...], volumes: tuple[str, ...],
+    revision: str,
+) -> str:  # fmt: skip
     document = {
-        "initContainers": init_containers or None,
-        "containers": containers or None,
-        "volumes": volumes or None,
+        "initContainers": list(init_containers) or None,
+        "containers": list(containers) or None,
+        "volumes": list(volumes) or None,
         "imagePullSecrets": None,
         "revision": revision or "default",
     }

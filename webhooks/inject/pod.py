@@ -2,6 +2,7 @@
 Prometheus annotations, record what was added. The input is never modified, and the injected
 pod shares every subtree that injection leaves alone with it: treat both as read-only."""
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +86,19 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
 
 def _captured(settings: Settings) -> probes.IsCaptured:
     """Whether the kubelet's probes to a port would be redirected to Envoy."""
-    if settings.interception_mode == "NONE":
+    return _capture_rule(
+        settings.interception_mode,
+        settings.include_inbound_ports,
+        sidecar.excluded_inbound_ports(settings),
+    )
+
+
+@functools.lru_cache(maxsize=256)  # most pods share the defaults; bounded for the others
+def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> probes.IsCaptured:
+    if mode == "NONE":
         return lambda port: False
-    excluded = set(sidecar.excluded_inbound_ports(settings))
-    include = settings.include_inbound_ports.strip()
+    excluded = frozenset(excluded_ports)
+    include = include.strip()
     if include == "*":
         return lambda port: port not in excluded
     included = {int(part) for part in include.split(",") if part.strip()}

@@ -1,5 +1,6 @@
 """Builders for what injection adds: the istio-init and istio-proxy containers and their volumes."""
 
+import functools
 from typing import Any
 
 from webhooks import mesh
@@ -16,33 +17,61 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def excluded_inbound_ports(settings: Settings) -> list[int]:
+def excluded_inbound_ports(settings: Settings) -> tuple[int, ...]:
     """-d: 15090, 15021, the user's excludeInboundPorts, then the status port once."""
-    ports = [*ALWAYS_EXCLUDED_INBOUND, *(int(p) for p in _split(settings.exclude_inbound_ports))]
-    if settings.status_port not in ports:
-        ports.append(settings.status_port)
-    return ports
+    return _excluded_inbound_ports(settings.exclude_inbound_ports, settings.status_port)
+
+
+# The derived values below are cached on the settings they come from: most pods share the
+# config's defaults, and the caches are bounded for the ones that set annotations.
+@functools.lru_cache(maxsize=256)
+def _excluded_inbound_ports(exclude_inbound_ports: str, status_port: int) -> tuple[int, ...]:
+    ports = [*ALWAYS_EXCLUDED_INBOUND, *(int(p) for p in _split(exclude_inbound_ports))]
+    if status_port not in ports:
+        ports.append(status_port)
+    return tuple(ports)
 
 
 def iptables_args(settings: Settings) -> list[str]:
     """istio-iptables-compatible flags for `mesh-webhooks iptables`."""
+    s = settings
+    return list(
+        _iptables_args(
+            s.interception_mode, s.include_outbound_ip_ranges, s.exclude_outbound_ip_ranges,
+            s.include_inbound_ports, excluded_inbound_ports(s), s.include_outbound_ports,
+            s.exclude_outbound_ports, s.exclude_interfaces,
+        )
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _iptables_args(
+    mode: str,
+    include_outbound_ip_ranges: str,
+    exclude_outbound_ip_ranges: str,
+    include_inbound_ports: str,
+    exclude_inbound_ports: tuple[int, ...],
+    include_outbound_ports: str,
+    exclude_outbound_ports: str,
+    exclude_interfaces: str,
+) -> tuple[str, ...]:
     args = [
         "-p", str(mesh.OUTBOUND_CAPTURE_PORT),
         "-z", str(mesh.INBOUND_CAPTURE_PORT),
         "-u", str(mesh.PROXY_UID),
-        "-m", settings.interception_mode,
-        "-i", settings.include_outbound_ip_ranges,
-        "-x", settings.exclude_outbound_ip_ranges,
-        "-b", settings.include_inbound_ports,
-        "-d", ",".join(str(port) for port in excluded_inbound_ports(settings)),
+        "-m", mode,
+        "-i", include_outbound_ip_ranges,
+        "-x", exclude_outbound_ip_ranges,
+        "-b", include_inbound_ports,
+        "-d", ",".join(str(port) for port in exclude_inbound_ports),
     ]  # fmt: skip
     optional = (
-        ("-q", settings.include_outbound_ports),
-        ("-o", settings.exclude_outbound_ports),
-        ("-c", settings.exclude_interfaces),
+        ("-q", include_outbound_ports),
+        ("-o", exclude_outbound_ports),
+        ("-c", exclude_interfaces),
     )
     args.extend(item for flag, value in optional if value for item in (flag, value))
-    return args
+    return tuple(args)
 
 
 def _resources(settings: Settings) -> dict[str, Any]:
@@ -76,13 +105,23 @@ def _field_env(name: str, path: str) -> dict[str, Any]:
 
 
 def proxy_config_json(settings: Settings) -> str:
+    return _proxy_config_json(
+        settings.status_port, settings.drain_duration, settings.hold_application,
+        settings.concurrency,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _proxy_config_json(
+    status_port: int, drain_duration: str, hold_application: bool, concurrency: int | None
+) -> str:
     document: dict[str, Any] = {
-        "statusPort": settings.status_port,
-        "terminationDrainDuration": settings.drain_duration,
-        "holdApplicationUntilProxyStarts": settings.hold_application,
+        "statusPort": status_port,
+        "terminationDrainDuration": drain_duration,
+        "holdApplicationUntilProxyStarts": hold_application,
     }
-    if settings.concurrency is not None:
-        document["concurrency"] = settings.concurrency
+    if concurrency is not None:
+        document["concurrency"] = concurrency
     return encoding.compact(document)
 
 
