@@ -80,16 +80,24 @@ def check_policy_target(
 
 
 def check_destination(v: Verdict, destination: Destination, path: str) -> None:
+    for message, field in destination_errors(destination):
+        v.error(message, f"{path}{field}")
+
+
+def destination_errors(destination: Destination) -> list[tuple[str, str]]:
+    """Istio's destination rules as (message, field under the destination) pairs, so that hot
+    callers format the field path only when something is wrong."""
+    errors = []
     if destination.host == "*":
-        v.error("invalid destination host *", f"{path}.host")
-    else:
-        problem = fields.wildcard_domain_or_ip_error(destination.host)
-        if problem:
-            v.error(problem, f"{path}.host")
+        errors.append(("invalid destination host *", ".host"))
+    elif problem := fields.wildcard_domain_or_ip_error(destination.host):
+        errors.append((problem, ".host"))
     if destination.subset and not fields.is_dns1123_label(destination.subset):
-        v.error(f"subset name is invalid: {destination.subset}", f"{path}.subset")
-    if destination.port is not None and destination.port.number:
-        check_port(v, destination.port.number, f"{path}.port.number")
+        errors.append((f"subset name is invalid: {destination.subset}", ".subset"))
+    port = destination.port.number if destination.port is not None else 0
+    if port and (problem := fields.port_error(port)):
+        errors.append((problem, ".port.number"))
+    return errors
 
 
 def check_port(v: Verdict, port: int, path: str) -> None:

@@ -5,7 +5,12 @@ from functools import lru_cache
 
 from webhooks.validate import fields
 from webhooks.validate.kinds import headers
-from webhooks.validate.kinds.common import check_destination, check_duration, check_port
+from webhooks.validate.kinds.common import (
+    check_destination,
+    check_duration,
+    check_port,
+    destination_errors,
+)
 from webhooks.validate.models.virtualservice import (
     CorsPolicy,
     HTTPDirectResponse,
@@ -203,14 +208,17 @@ def _check_header_matches(
 
 
 def _check_destinations(v: Verdict, destinations: list[HTTPRouteDestination], path: str) -> None:
-    for index, destination in enumerate(destinations):
-        where = f"{path}.route[{index}]"
-        check_destination(v, destination.destination, f"{where}.destination")
-        if destination.weight < 0:
-            v.error(f"weight {destination.weight} < 0", f"{where}.weight")
-        if destination.headers is not None:
-            headers.check_headers(v, destination.headers, f"{where}.headers")
-    if len(destinations) > 1 and not any(d.weight for d in destinations):
+    weighted = False
+    for index, routed in enumerate(destinations):
+        for message, field in destination_errors(routed.destination):
+            v.error(message, f"{path}.route[{index}].destination{field}")
+        if routed.weight:
+            weighted = True
+            if routed.weight < 0:
+                v.error(f"weight {routed.weight} < 0", f"{path}.route[{index}].weight")
+        if routed.headers is not None:
+            headers.check_headers(v, routed.headers, f"{path}.route[{index}].headers")
+    if len(destinations) > 1 and not weighted:
         v.error("total destination weight = 0", f"{path}.route")
 
 
