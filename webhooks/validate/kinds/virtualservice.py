@@ -29,12 +29,13 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
         _check_delegate(v, spec)
     bound_to_mesh = not spec.gateways or MESH in spec.gateways
     _check_hosts(v, spec.hosts, bound_to_mesh)
-    check_export_to(v, spec.export_to, meta.namespace)
+    if spec.export_to:
+        check_export_to(v, spec.export_to, meta.namespace)
     for index, gateway in enumerate(spec.gateways):
         check_gateway_name(v, gateway, f"spec.gateways[{index}]")
     if not (spec.http or spec.tls or spec.tcp):
         v.error("http, tcp or tls must be provided in virtual service")
-    gateways = any(gateway != MESH for gateway in spec.gateways)
+    gateways = bool(spec.gateways) and any(gateway != MESH for gateway in spec.gateways)
     for index, route in enumerate(spec.http):
         path = f"spec.http[{index}]"
         httproute.check_route(v, route, path, delegate, gateways)
