@@ -6,12 +6,14 @@ diffed around their common prefix and suffix, so that inserting containers or vo
 end, or in the middle, is a single `add` rather than a replace of every following element.
 """
 
+import functools
 from typing import Any
 
 Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
 _MISSING = object()
 
 
+@functools.lru_cache(maxsize=1024)  # pod keys repeat from request to request
 def escape(key: str) -> str:
     """An RFC 6901 reference token."""
     if "~" not in key and "/" not in key:
