@@ -45,7 +45,8 @@ def patched(
     """Allow with an RFC 6902 patch. An empty patch sends neither patch nor patchType."""
     if not operations:
         return allow(request, warnings)
-    encoded = base64.b64encode(_json_bytes(list(operations)))
+    ops = operations if isinstance(operations, list) else list(operations)
+    encoded = base64.b64encode(_json_bytes(ops))
     return AdmissionResponse(
         uid=request.uid,
         allowed=True,

@@ -47,11 +47,16 @@ def _created_directly(pod: Mapping[str, Any]) -> bool:
     return not (pod.get("metadata") or {}).get("ownerReferences")
 
 
+def _log(message: str, request: AdmissionRequest, **fields: str) -> None:
+    if logger.isEnabledFor(logging.INFO):  # the fields are built only for a line that is written
+        where = f"{request.namespace}/{request.object_name}"
+        logger.info(message, extra={"uid": request.uid, "object": where, **fields})
+
+
 def _answer(
     request: AdmissionRequest, config: InjectConfig, cluster_version: tuple[int, int] | None
 ) -> AdmissionResponse:
     pod = request.object
-    log = {"uid": request.uid, "object": f"{request.namespace}/{request.object_name}"}
     if not isinstance(pod, dict):
         metrics.FAILURE.labels("no-object").inc()
         return deny(request, "the admission request carries no pod")
@@ -61,10 +66,10 @@ def _answer(
     except InjectionError as error:
         reason = "invalid-annotation" if isinstance(error, AnnotationError) else "invalid-pod"
         metrics.FAILURE.labels(reason).inc()
-        logger.info("injection refused", extra={**log, "reason": reason, "error": str(error)})
+        _log("injection refused", request, reason=reason, error=str(error))
         return deny(request, f"sidecar injection refused: {error}")
     decision = outcome.decision
-    logger.info("injection decision", extra={**log, "reason": decision.reason.value})
+    _log("injection decision", request, reason=decision.reason.value)
     if outcome.injection is None:
         metrics.SKIP.labels(decision.reason.value).inc()
         return allow(request, decision.warnings if _created_directly(pod) else ())

@@ -152,7 +152,7 @@ def _rewrite(
 ) -> list[dict[str, Any]]:
     """Prometheus merge, then probe rewriting; return the env entries for the proxy."""
     env: list[dict[str, Any]] = []
-    if settings.merge_metrics and not prometheus.scrape_disabled(annotations):
+    if settings.merge_metrics:
         encoded = prometheus.merge(annotations, settings.status_port)
         if encoded is not None:
             env.append({"name": mesh.PROMETHEUS_ANNOTATIONS_ENV, "value": encoded})

@@ -42,8 +42,8 @@ def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
     return found
 
 
-def scrape_disabled(annotations: dict[str, str]) -> bool:
-    return any(annotations[key] in _FALSE for key in _find(annotations).get(SCRAPE, ()))
+def _scrape_disabled(annotations: dict[str, str], found: dict[str, list[str]]) -> bool:
+    return any(annotations[key] in _FALSE for key in found.get(SCRAPE, ()))
 
 
 def _check_port(key: str, value: str, port: str, status_port: int) -> None:
@@ -66,8 +66,11 @@ def _targets(value: str, status_port: int) -> list[dict[str, str]]:
 
 
 def merge(annotations: dict[str, str], status_port: int) -> str | None:
-    """Rewrite `annotations` in place; return the env value for the agent, or None."""
+    """Rewrite `annotations` in place; return the env value for the agent, or None. A pod that
+    turns scraping off (prometheus.io/scrape: "false") is left alone."""
     found = _find(annotations)
+    if _scrape_disabled(annotations, found):
+        return None
     values = {canonical: annotations[keys[0]] for canonical, keys in found.items()}
     if values.get(PORT) == str(status_port):
         return None  # already pointing at the agent
