@@ -2,9 +2,15 @@
 
 Needs root (network namespaces, iptables) and reports numbers; it is not a test. Phase 1 sends
 to the app with no capture rules; phase 2 applies the injector's rules, starts the agent (and
-Envoy as uid 1337) and sends the same load. Envoy's CPU comes from /proc over the load window.
+Envoy as uid 1337) and sends the same load. Envoy's CPU (user/system, per thread) comes from
+/proc over the load window; memory is RSS split into anon/file/shmem plus PSS (smaps_rollup).
+The upstream counters, read after the window, show whether connections to the app are reused.
 
     sudo .venv/bin/python bench/bench_dataplane.py [--rate 1000] [--seconds 20]
+        [--concurrency 2] [--pin 1] [--bootstrap variant.yaml]
+
+--pin puts the app and the load generator on one CPU (taskset) so they do not preempt Envoy;
+--bootstrap runs a variant through the agent's override directory, for A/B comparisons.
 """
 
 import argparse
@@ -67,18 +73,39 @@ def percentiles(latencies: list[float]) -> dict[str, float]:
     return {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000, "count": len(latencies)}
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of all of the process's threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def rss_mb(pid: int) -> dict[str, float]:
-    """Total RSS and its split: private (anon) memory vs pages of the mapped Envoy binary."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    keys = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
-    return {key: int(status[key].split()[0]) / 1024 for key in keys}
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name (workers are "wrk:worker_N"), to see where the time goes."""
+    seconds: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name, fields = (task / "stat").read_text()[:-1].split("(", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        values = fields.split()
+        total = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+        seconds[name] = seconds.get(name, 0.0) + total
+    return seconds
+
+
+def _kb_fields(path: Path) -> dict[str, float]:
+    fields = (line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+    return {k: int(v.split()[0]) / 1024 for k, v in fields if v.strip().endswith("kB")}
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """RSS and its parts (anon, file-backed, shmem), the peak, and PSS from smaps_rollup."""
+    status = _kb_fields(Path(f"/proc/{pid}/status"))
+    rollup = _kb_fields(Path(f"/proc/{pid}/smaps_rollup"))
+    memory = {k: status[k] for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM")}
+    memory.update({k: rollup[k] for k in ("Pss", "Pss_Anon", "Pss_File")})
+    return memory
 
 
 def envoy_pid(agent_pid: int) -> int:
@@ -93,12 +120,17 @@ def envoy_pid(agent_pid: int) -> int:
     raise RuntimeError("envoy is not running under the agent")
 
 
+def pinned(args: argparse.Namespace, command: list[str]) -> list[str]:
+    """The load generator and the app on --pin's CPU, so they do not preempt Envoy's workers."""
+    return ["taskset", "-c", args.pin, *command] if args.pin else command
+
+
 def client_phase(sim: object, args: argparse.Namespace) -> dict[str, float]:
     from tests.dataplane.podsim import PodSim, run
 
     assert isinstance(sim, PodSim)
     command = sim.in_peer(
-        sys.executable, __file__, "--client", sim.pod_ip,
+        *pinned(args, [sys.executable, __file__, "--client", sim.pod_ip]),
         "--rate", str(args.rate), "--seconds", str(args.seconds),
     )  # fmt: skip
     done = run(command)
@@ -114,7 +146,12 @@ def main_bench(args: argparse.Namespace) -> None:
     require_root_and_tools()
     init_args, proxy_env = injected()
     with pod_simulation() as sim:
-        sim.start(sim.in_pod(sys.executable, __file__, "--server"), "app.log")
+        if args.bootstrap:  # a variant to compare, through the agent's override directory
+            (sim.workdir / "bootstrap").mkdir(mode=0o755)
+            override = sim.workdir / "bootstrap" / "bootstrap.yaml"
+            override.write_bytes(args.bootstrap.read_bytes())
+            override.chmod(0o644)
+        sim.start(sim.in_pod(*pinned(args, [sys.executable, __file__, "--server"])), "app.log")
         time.sleep(1)
         direct = client_phase(sim, args)
         run(sim.in_pod(sys.executable, "-m", "webhooks", "iptables", *init_args))
@@ -134,12 +171,44 @@ def main_bench(args: argparse.Namespace) -> None:
         )  # fmt: skip
         wait_for(lambda: _ready(sim, mesh.HEALTH_PORT), 30, "the sidecar")
         pid = envoy_pid(agent.pid)
-        idle = rss_mb(pid)
+        time.sleep(2)  # let start-up settle before the idle reading
+        idle = memory_mb(pid)
+        load_before = os.getloadavg()
+        threads_before = thread_cpu_seconds(pid)
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         sidecar = client_phase(sim, args)
-        cpu = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
-        loaded = rss_mb(pid)
+        cpu_after, wall = cpu_seconds(pid), time.monotonic() - wall_before
+        cpu = tuple((a - b) / wall for a, b in zip(cpu_after, cpu_before, strict=True))
+        threads = {
+            name: (seconds - threads_before.get(name, 0.0)) / wall
+            for name, seconds in thread_cpu_seconds(pid).items()
+        }
+        loaded = memory_mb(pid)
+        load_after = os.getloadavg()
+        pool = _admin_stats(sim, mesh.ENVOY_ADMIN_PORT, _POOL_STATS)
     report(args, direct, sidecar, cpu, idle, loaded)
+    busy = sorted(threads.items(), key=lambda item: -item[1])
+    print("threads    " + ", ".join(f"{name} {vcpu:.3f}" for name, vcpu in busy if vcpu >= 0.001))
+    print(f"upstream   {pool} (connections reused when cx_total << rq_total)")
+    print(f"loadavg    before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min, 2 CPUs)")
+
+
+_POOL_STATS = (
+    r"^(cluster\.InboundPassthroughCluster\.upstream_(cx|rq)_total"
+    r"|http\.inbound_http\.downstream_(cx|rq)_total)$"
+)
+
+
+def _admin_stats(sim: object, port: int, pattern: str) -> str:
+    """Envoy's own counters, read after the load window so the read costs it nothing measured."""
+    from tests.dataplane.podsim import PodSim, run
+
+    assert isinstance(sim, PodSim)
+    code = "import sys,urllib.parse as p,urllib.request as r;"
+    code += f"print(r.urlopen('http://127.0.0.1:{port}/stats?filter='+p.quote(sys.argv[1])).read()"
+    code += ".decode())"
+    done = run(sim.in_pod(sys.executable, "-c", code, pattern), check=False)
+    return ", ".join(line.rsplit(".", 1)[-1] for line in done.stdout.split("\n") if line)
 
 
 def _ready(sim: object, port: int) -> bool:
@@ -156,7 +225,7 @@ def report(
     args: argparse.Namespace,
     direct: dict[str, float],
     sidecar: dict[str, float],
-    cpu: float,
+    cpu: tuple[float, ...],
     idle: dict[str, float],
     loaded: dict[str, float],
 ) -> None:
@@ -170,13 +239,18 @@ def report(
         f"added      {sidecar['p50_ms'] - direct['p50_ms']:8.3f} "
         f"{sidecar['p99_ms'] - direct['p99_ms']:8.3f}"
     )
-    print(f"envoy cpu  {cpu:.3f} vCPU (target <= 0.15)")
-    for name, rss in (("idle", idle), ("loaded", loaded)):
+    user, system = cpu
+    print(
+        f"envoy cpu  {user + system:.3f} vCPU = user {user:.3f} + system {system:.3f}"
+        " (target <= 0.15)"
+    )
+    for name, m in (("idle", idle), ("loaded", loaded)):
         print(
-            f"envoy rss  {name:6} {rss['VmRSS']:.1f} MB = anon {rss['RssAnon']:.1f} MB"
-            f" + binary pages {rss['RssFile']:.1f} MB (peak {rss['VmHWM']:.1f} MB)"
+            f"envoy rss  {name:6} {m['VmRSS']:.1f} MB = anon {m['RssAnon']:.1f}"
+            f" + file {m['RssFile']:.1f} + shmem {m['RssShmem']:.1f} (peak {m['VmHWM']:.1f});"
+            f" pss {m['Pss']:.1f} = anon {m['Pss_Anon']:.1f} + file {m['Pss_File']:.1f}"
         )
-    print("           (target <= 40 MB)")
+    print("           (target: rss <= 40 MB)")
 
 
 def main() -> None:
@@ -185,6 +259,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads")
+    parser.add_argument("--bootstrap", type=Path, help="a bootstrap.yaml to run instead")
+    parser.add_argument("--pin", metavar="CPU", help="taskset the app and load generator here")
     parser.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", metavar="HOST", help=argparse.SUPPRESS)
     args = parser.parse_args()
