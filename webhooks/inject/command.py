@@ -43,6 +43,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _unshared(value: Any) -> Any:
+    """A copy in which no dict or list appears twice. The injected pod shares subtrees with its
+    input (see pod.py); written out as they are, YAML anchors and aliases could appear."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
+
+
 class _Injector:
     def __init__(self, config: InjectConfig, native: bool, namespace: str) -> None:
         self.config, self.native, self.namespace = config, native, namespace
@@ -55,7 +65,7 @@ class _Injector:
             raise InjectionError(f"{label}: {error}") from None
         notes = "".join(f"\n  warning: {warning}" for warning in outcome.warnings)
         self.explanations.append(f"{label}: {outcome.decision.message}{notes}")
-        return outcome.injection.pod if outcome.injection else pod
+        return _unshared(outcome.injection.pod) if outcome.injection else pod
 
     def document(self, document: Any) -> Any:
         if not isinstance(document, dict):

@@ -1,12 +1,15 @@
 """The fast paths: structural sharing with the request pod, per-config defaults, orjson text."""
 
+import argparse
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.unit.inject.factories import pod
 from webhooks.admission import responses
 from webhooks.admission.review import AdmissionRequest
-from webhooks.inject import annotations, encoding
+from webhooks.inject import annotations, command, encoding
 from webhooks.inject.annotations import parse_settings
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.patch import make_patch
@@ -83,3 +86,20 @@ def test_the_patch_is_encoded_even_with_values_orjson_refuses() -> None:
     operations = [{"op": "add", "path": "/a", "value": {"n": 2**70, "s": "é"}}]
     response = responses.patched(AdmissionRequest(uid="u"), operations)
     assert responses.decoded_patch(response) == operations
+
+
+def test_the_offline_command_writes_no_yaml_aliases(tmp_path: Path) -> None:
+    source = tmp_path / "pod.yaml"
+    source.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
+        "spec:\n  containers:\n"
+        "  - {name: a, image: x, env: &env [{name: A, value: '1'}]}\n"
+        "  - {name: b, image: x, env: *env}\n"
+    )
+    output = tmp_path / "out.yaml"
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert command.run(parser.parse_args(["-f", str(source), "-o", str(output)])) == 0
+    text = output.read_text()
+    assert not re.search(r"[&*]id\d+", text)
+    assert "istio-proxy" in text
