@@ -56,6 +56,9 @@ def _log(message: str, request: AdmissionRequest, **fields: str) -> None:
 def _answer(
     request: AdmissionRequest, config: InjectConfig, cluster_version: tuple[int, int] | None
 ) -> AdmissionResponse:
+    if request.kind.kind not in ("Pod", ""):  # a webhook rule wider than pods: not ours to touch
+        metrics.SKIP.labels("not-a-pod").inc()
+        return allow(request)
     pod = request.object
     if not isinstance(pod, dict):
         metrics.FAILURE.labels("no-object").inc()

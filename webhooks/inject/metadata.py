@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from webhooks import mesh
-from webhooks.inject import encoding
+from webhooks.admission import jsontext
 
 _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")
 
@@ -66,7 +66,7 @@ def _status_json(
         "imagePullSecrets": None,
         "revision": revision or "default",
     }
-    return encoding.compact(document)
+    return jsontext.compact(document)
 
 
 def parse_status(value: str) -> dict[str, list[str]]:

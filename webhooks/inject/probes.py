@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from webhooks import mesh
-from webhooks.inject import encoding
+from webhooks.admission import jsontext
 
 PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
     ("readinessProbe", "readyz"),
@@ -135,7 +135,7 @@ def owned(container: Any) -> Any:
 
 
 def encode(probers: Probers) -> str:
-    return encoding.compact(dict(sorted(probers.items())))
+    return jsontext.compact(dict(sorted(probers.items())))
 
 
 def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from webhooks import mesh
-from webhooks.inject import encoding
+from webhooks.admission import jsontext
 from webhooks.inject.annotations import AnnotationError
 
 SCRAPE = "prometheus.io/scrape"
@@ -87,7 +87,7 @@ def merge(annotations: dict[str, str], status_port: int) -> str | None:
     annotations[SCRAPE] = "true"
     if not any(config.values()):
         return None
-    return encoding.compact(config)
+    return jsontext.compact(config)
 
 
 _CONFIG_KEYS = (("scrape", SCRAPE), ("path", PATH), ("port", PORT))

@@ -4,7 +4,7 @@ import functools
 from typing import Any
 
 from webhooks import mesh
-from webhooks.inject import encoding
+from webhooks.admission import jsontext
 from webhooks.inject.annotations import Settings
 from webhooks.inject.config import InjectConfig
 
@@ -122,7 +122,7 @@ def _proxy_config_json(
     }
     if concurrency is not None:
         document["concurrency"] = concurrency
-    return encoding.compact(document)
+    return jsontext.compact(document)
 
 
 def _env(settings: Settings) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from webhooks.admission import jsontext
 from webhooks.admission.review import AdmissionHandler, AdmissionReview, answer
 from webhooks.server import metrics
 
@@ -147,7 +148,8 @@ def _admission_endpoint(
             response = _error(500, f"internal error while handling admission request {uid}")
         else:
             status = 200
-            response = Response(json.dumps(result.to_json_dict()), media_type="application/json")
+            body = jsontext.dump_bytes(result.to_json_dict())
+            response = Response(body, media_type="application/json")
             _log_admission(path, review, result, start)
         if status != 200 and on_error is not None:
             on_error(status)

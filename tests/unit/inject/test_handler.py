@@ -3,6 +3,7 @@ from prometheus_client import REGISTRY
 
 from tests.unit.inject.factories import pod, request
 from webhooks.admission.responses import decoded_patch
+from webhooks.admission.review import GroupVersionKind
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
 
@@ -71,6 +72,19 @@ def test_a_user_container_named_like_ours_is_refused() -> None:
 
 def test_a_request_without_a_pod_is_denied() -> None:
     assert make_handler(InjectConfig)(request(None)).allowed is False
+
+
+def test_objects_other_than_pods_are_allowed_untouched() -> None:
+    labels = {"reason": "not-a-pod"}
+    before = sample("sidecar_injection_skip_total", labels)
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    review = request(config_map).model_copy(
+        update={"kind": GroupVersionKind(version="v1", kind="ConfigMap")}
+    )
+    response = make_handler(InjectConfig)(review)
+    assert response.allowed is True
+    assert response.patch is None
+    assert sample("sidecar_injection_skip_total", labels) == before + 1
 
 
 def test_the_config_is_read_per_request() -> None:

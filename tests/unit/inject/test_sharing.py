@@ -9,7 +9,7 @@ from typing import Any
 from tests.unit.inject.factories import pod
 from webhooks.admission import responses
 from webhooks.admission.review import AdmissionRequest
-from webhooks.inject import annotations, command, encoding
+from webhooks.inject import annotations, command
 from webhooks.inject.annotations import parse_settings
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.patch import make_patch
@@ -73,13 +73,6 @@ def test_pods_without_tuning_annotations_share_the_parsed_defaults() -> None:
     assert parse_settings({}, InjectConfig(), native=True) is not shared  # a reloaded config
     tuned = parse_settings({annotations.LOG_LEVEL: "debug"}, config, native=True)
     assert tuned.log_level == "debug"
-
-
-def test_compact_json_matches_json_dumps_and_falls_back_for_huge_integers() -> None:
-    value = {"b": [1, 2.5, None, True], "a": {"x": 'é/"q"'}}
-    assert json.loads(encoding.compact(value)) == value
-    assert encoding.compact({"k": [1, "v"]}) == json.dumps({"k": [1, "v"]}, separators=(",", ":"))
-    assert encoding.compact({"port": 2**70}) == f'{{"port":{2**70}}}'
 
 
 def test_the_patch_is_encoded_even_with_values_orjson_refuses() -> None:
