@@ -263,17 +263,25 @@ def wait_until_validating(kubectl: Kubectl, namespace: str) -> None:
     wait_for(denied, timeout=READY_TIMEOUT_SECONDS, description="the validating webhook")
 
 
-def always_rejected_gateway(namespace: str) -> dict[str, Any]:
+def valid_gateway(namespace: str, name: str) -> dict[str, Any]:
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "Gateway",
-        "metadata": {
-            "name": "always-rejected",
-            "namespace": namespace,
-            "annotations": {ALWAYS_REJECT: "true"},
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"istio": "ingressgateway"},
+            "servers": [
+                {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}
+            ],
         },
-        "spec": {"selector": {"istio": "ingressgateway"}, "servers": []},
     }
+
+
+def always_rejected_gateway(namespace: str) -> dict[str, Any]:
+    """Valid but for the annotation that every Istio validator must refuse."""
+    gateway = valid_gateway(namespace, "always-rejected")
+    gateway["metadata"]["annotations"] = {ALWAYS_REJECT: "true"}
+    return gateway
 
 
 def load_documents(path: Path) -> list[dict[str, Any]]:
