@@ -279,6 +279,11 @@ def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native:
     set none of the annotations, and they share one Settings per config: treat it as read-only."""
     if not annotations.keys().isdisjoint(SETTING_ANNOTATIONS):
         return _parse_settings(annotations, config, native)
+    return shared_defaults(config, native)
+
+
+def shared_defaults(config: InjectConfig, native: bool) -> Settings:
+    """The one Settings of the pods that tune nothing; what derives from it can be shared too."""
     cached = _defaults.get(native)
     if cached is None or cached[0] is not config:
         cached = _defaults[native] = (config, _parse_settings({}, config, native))

@@ -1,6 +1,7 @@
 """The whole mutation of one pod: strip a previous injection, add the sidecar, rewrite probes and
 Prometheus annotations, record what was added. The input is never modified, and the injected
-pod shares every subtree that injection leaves alone with it: treat both as read-only."""
+pod shares every subtree that injection leaves alone with it, and the sidecar parts with other
+pods (sidecar.parts): treat all of them as read-only."""
 
 import functools
 from collections.abc import Mapping
@@ -117,24 +118,17 @@ def _check_names(spec: dict[str, Any]) -> None:
 
 
 def _place(
-    spec: dict[str, Any], config: InjectConfig, settings: Settings
-) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Add istio-init and istio-proxy in the right order; return the names per list, and the
-    proxy container."""
+    spec: dict[str, Any], parts: sidecar.Parts, proxy: dict[str, Any], settings: Settings
+) -> None:
+    """Add istio-init and istio-proxy in the right order (the order parts.status records)."""
     inits, apps = _containers(spec, "initContainers"), _containers(spec, "containers")
-    init = (
-        [sidecar.init_container(config, settings)] if settings.interception_mode != "NONE" else []
-    )
-    proxy = sidecar.proxy_container(config, settings)
+    init = [parts.init] if parts.init is not None else []
     if settings.native:
-        added_inits, added_apps = [*init, proxy], []
-        spec["initContainers"] = [*added_inits, *inits]
-    else:
-        added_inits, added_apps = init, [proxy]
-        if init:
-            spec["initContainers"] = [*inits, *init]
-        spec["containers"] = [proxy, *apps] if settings.hold_application else [*apps, proxy]
-    return [c["name"] for c in added_inits], [c["name"] for c in added_apps], proxy
+        spec["initContainers"] = [*init, proxy, *inits]
+        return
+    if init:
+        spec["initContainers"] = [*inits, *init]
+    spec["containers"] = [proxy, *apps] if settings.hold_application else [*apps, proxy]
 
 
 def _probe_targets(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -190,17 +184,14 @@ def inject_pod(
         strip(injected, settings.status_port)
     else:
         _check_names(spec)
-    added_inits, added_apps, proxy = _place(spec, config, settings)
-    proxy["env"].extend(_rewrite(spec, annotations, settings))
-    volumes = sidecar.volumes(config, settings)
-    spec["volumes"] = [*(spec.get("volumes") or ()), *volumes]
+    parts = sidecar.parts(config, settings)
+    proxy = parts.proxy_with(_rewrite(spec, annotations, settings))
+    _place(spec, parts, proxy, settings)
+    spec["volumes"] = [*(spec.get("volumes") or ()), *parts.volumes]
     first_app = next(
         (c.get("name") for c in spec["containers"] if c.get("name") not in INJECTED), None
     )
-    status = metadata.status_json(
-        added_inits, added_apps, [v["name"] for v in volumes], config.revision
-    )
-    metadata.apply(meta, config.revision, first_app, status, workload)
+    metadata.apply(meta, config.revision, first_app, parts.status, workload)
     warnings: tuple[str, ...] = ()
     if settings.ignored_proxy_config:
         warnings = (

@@ -1,11 +1,13 @@
 """Builders for what injection adds: the istio-init and istio-proxy containers and their volumes."""
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from webhooks import mesh
 from webhooks.admission import jsontext
-from webhooks.inject.annotations import Settings
+from webhooks.inject import metadata
+from webhooks.inject.annotations import Settings, shared_defaults
 from webhooks.inject.config import InjectConfig
 
 # Ports never captured inbound: Envoy's metrics and health listeners (the status port is added).
@@ -219,3 +221,51 @@ def volumes(config: InjectConfig, settings: Settings) -> list[dict[str, Any]]:
         },
         *(dict(volume) for volume in settings.user_volumes),
     ]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything injection adds for one config and settings. Shared between pods (see `parts`):
+    read-only, like the injected pods that hold them."""
+
+    init: dict[str, Any] | None  # None when interception is off
+    proxy: dict[str, Any]
+    volumes: tuple[dict[str, Any], ...]
+    status: str  # the sidecar.istio.io/status record, for the layout `place` makes
+
+    def proxy_with(self, env: list[dict[str, Any]]) -> dict[str, Any]:
+        """The proxy container with this pod's env entries appended: only it and its env are
+        new; the rest stays shared."""
+        if not env:
+            return self.proxy
+        return {**self.proxy, "env": [*self.proxy["env"], *env]}
+
+
+def _build(config: InjectConfig, settings: Settings) -> Parts:
+    init = init_container(config, settings) if settings.interception_mode != "NONE" else None
+    proxy = proxy_container(config, settings)
+    added_inits = [*([init] if init else []), *([proxy] if settings.native else [])]
+    added_apps = [] if settings.native else [proxy]
+    added_volumes = volumes(config, settings)
+    status = metadata.status_json(
+        [c["name"] for c in added_inits],
+        [c["name"] for c in added_apps],
+        [v["name"] for v in added_volumes],
+        config.revision,
+    )
+    return Parts(init, proxy, tuple(added_volumes), status)
+
+
+# The parts of the pods that tune nothing, per layout, for the config in force (by identity, as
+# annotations.shared_defaults); pods with tuning annotations get theirs built afresh.
+_shared: dict[bool, tuple[InjectConfig, Settings, Parts]] = {}
+
+
+def parts(config: InjectConfig, settings: Settings) -> Parts:
+    cached = _shared.get(settings.native)
+    if cached is not None and cached[0] is config and cached[1] is settings:
+        return cached[2]
+    built = _build(config, settings)
+    if settings is shared_defaults(config, settings.native):
+        _shared[settings.native] = (config, settings, built)
+    return built

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.unit.inject.factories import pod
+from webhooks import mesh
 from webhooks.admission import responses
 from webhooks.admission.review import AdmissionRequest
-from webhooks.inject import annotations, command
+from webhooks.inject import annotations, command, sidecar
 from webhooks.inject.annotations import parse_settings
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.patch import make_patch
@@ -96,3 +97,43 @@ def test_the_offline_command_writes_no_yaml_aliases(tmp_path: Path) -> None:
     text = output.read_text()
     assert not re.search(r"[&*]id\d+", text)
     assert "istio-proxy" in text
+
+
+def _proxy(injected: dict[str, Any]) -> dict[str, Any]:
+    spec = injected["spec"]
+    every = [*spec.get("initContainers", ()), *spec["containers"]]
+    return next(c for c in every if c["name"] == "istio-proxy")
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_pods_share_the_sidecar_parts_but_not_each_others_env() -> None:
+    config = InjectConfig()
+    settings = parse_settings({}, config, native=False)
+    shared = sidecar.parts(config, settings)
+    before = _deep_copy((shared.proxy, shared.init, shared.volumes))
+    probed = inject_pod(pod({"app": "a"}, containers=[PROBED]), config, native=False).pod
+    plain = inject_pod(pod({"app": "b"}), config, native=False).pod
+    scraped = pod({"app": "c"}, {"prometheus.io/port": "9100"}, containers=[{"name": "m"}])
+    merged = inject_pod(scraped, config, native=False).pod
+    again = inject_pod(probed, config, native=False).pod  # strips, then injects again
+    assert [shared.proxy, shared.init, list(shared.volumes)] == before
+    assert _proxy(plain) is shared.proxy  # nothing per pod: the whole container is shared
+    assert plain["spec"]["initContainers"][0] is shared.init
+    assert set(_env(_proxy(probed))) - set(_env(shared.proxy)) == {"ISTIO_KUBE_APP_PROBERS"}
+    assert set(_env(_proxy(merged))) - set(_env(shared.proxy)) == {"ISTIO_PROMETHEUS_ANNOTATIONS"}
+    assert "/app-health/web/readyz" in _env(_proxy(probed))["ISTIO_KUBE_APP_PROBERS"]
+    assert again == probed
+
+
+def test_pods_with_tuning_annotations_get_their_own_parts() -> None:
+    config = InjectConfig()
+    tuned = inject_pod(pod({}, {annotations.LOG_LEVEL: "debug"}), config, native=True).pod
+    plain = inject_pod(pod({}), config, native=True).pod
+    assert _env(_proxy(tuned))[mesh.PROXY_LOG_LEVEL_ENV] == "debug"
+    assert _env(_proxy(plain))[mesh.PROXY_LOG_LEVEL_ENV] != "debug"
+    assert _proxy(tuned) is not _proxy(plain)
+    assert _proxy(plain) is sidecar.parts(config, parse_settings({}, config, native=True)).proxy
+    assert tuned["spec"]["initContainers"][1]["restartPolicy"] == "Always"
