@@ -105,12 +105,25 @@ def rewrite(
 ) -> Probers:
     """Rewrite, in place, the probes and hooks of these (copied) containers."""
     probers: Probers = {}
-    for container in containers:
-        for holder, path, kind in _handlers(container):
-            actions = HOOK_ACTIONS if kind in LIFECYCLE_KINDS else PROBE_ACTIONS
-            entry = _rewrite_one(holder, actions, path, container, status_port, is_captured)
-            if entry is not None:
-                probers[path] = entry
+    for container in containers:  # _handlers, unrolled: this runs for every injected pod
+        name = str(container.get("name", ""))
+        for field, kind in PROBES:
+            probe = container.get(field)
+            if isinstance(probe, dict):
+                path = mesh.app_probe_path(name, kind)
+                entry = _rewrite_one(
+                    probe, PROBE_ACTIONS, path, container, status_port, is_captured
+                )
+                if entry is not None:
+                    probers[path] = entry
+        lifecycle = container.get("lifecycle")
+        for field, hook_kind in HOOKS if isinstance(lifecycle, dict) else ():
+            hook = lifecycle.get(field)  # type: ignore[union-attr]
+            if isinstance(hook, dict):
+                path = mesh.app_lifecycle_path(name, hook_kind)
+                entry = _rewrite_one(hook, HOOK_ACTIONS, path, container, status_port, is_captured)
+                if entry is not None:
+                    probers[path] = entry
     return probers
 
 

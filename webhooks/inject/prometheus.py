@@ -38,21 +38,16 @@ def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
         # Sanitising keeps letters, so only these keys can match; the cache stays theirs.
         canonical = _canonical(key) if key.startswith("prometheus") else None
         if canonical is not None:
-            found.setdefault(canonical, []).append(key)
+            if canonical in found:
+                found[canonical].append(key)
+            else:
+                found[canonical] = [key]
     return found
 
 
-def _scrape_disabled(annotations: dict[str, str], found: dict[str, list[str]]) -> bool:
-    return any(annotations[key] in _FALSE for key in found.get(SCRAPE, ()))
-
-
 def _check_port(key: str, value: str, port: str, status_port: int) -> None:
-    if (
-        not port.isdigit()
-        or not 0 < int(port) < 65536
-        or int(port) in mesh.RESERVED_PORTS
-        or int(port) == status_port
-    ):
+    number = int(port) if port.isdigit() else 0
+    if not 0 < number < 65536 or number in mesh.RESERVED_PORTS or number == status_port:
         raise AnnotationError(key, value, f"{port!r} is not a free port for the app's metrics")
 
 
@@ -69,23 +64,27 @@ def merge(annotations: dict[str, str], status_port: int) -> str | None:
     """Rewrite `annotations` in place; return the env value for the agent, or None. A pod that
     turns scraping off (prometheus.io/scrape: "false") is left alone."""
     found = _find(annotations)
-    if _scrape_disabled(annotations, found):
-        return None
+    for key in found.get(SCRAPE, ()):
+        if annotations[key] in _FALSE:
+            return None
     values = {canonical: annotations[keys[0]] for canonical, keys in found.items()}
-    if values.get(PORT) == str(status_port):
+    port, status = values.get(PORT, ""), str(status_port)
+    if port == status:
         return None  # already pointing at the agent
-    config: dict[str, Any] = {key: values.get(full, "") for key, full in _CONFIG_KEYS}
-    if config["port"]:
-        _check_port(found[PORT][0], config["port"], config["port"], status_port)
-    targets = _targets(values.get(SCRAPE_TARGETS, ""), status_port)
+    if port:
+        _check_port(found[PORT][0], port, port, status_port)
+    config: dict[str, Any] = {"scrape": values.get(SCRAPE, ""), "path": values.get(PATH, "")}
+    config["port"] = port
+    targets = _targets(values[SCRAPE_TARGETS], status_port) if SCRAPE_TARGETS in values else []
     if targets:
         config.update(port=targets[0]["port"], path=targets[0]["path"], targets=targets)
-    for key in (key for keys in found.values() for key in keys):
-        del annotations[key]
-    annotations[PORT] = str(status_port)
+    for keys in found.values():
+        for key in keys:
+            del annotations[key]
+    annotations[PORT] = status
     annotations[PATH] = mesh.PROMETHEUS_MERGED_PATH
     annotations[SCRAPE] = "true"
-    if not any(config.values()):
+    if not (config["scrape"] or config["path"] or config["port"]):
         return None
     return jsontext.compact(config)
 
