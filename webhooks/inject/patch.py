@@ -6,19 +6,24 @@ diffed around their common prefix and suffix, so that inserting containers or vo
 end, or in the middle, is a single `add` rather than a replace of every following element.
 """
 
-import functools
 from typing import Any
 
 Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
 _MISSING = object()
 
 
-@functools.lru_cache(maxsize=1024)  # pod keys repeat from request to request
+_escaped: dict[str, str] = {}  # pod keys repeat from request to request: a plain dict is
+# cheaper to consult than an lru_cache call; bounded by clearing it when it grows too big.
+
+
 def escape(key: str) -> str:
     """An RFC 6901 reference token."""
-    if "~" not in key and "/" not in key:
-        return key
-    return key.replace("~", "~0").replace("/", "~1")
+    token = _escaped.get(key)
+    if token is None:
+        if len(_escaped) >= 4096:
+            _escaped.clear()
+        token = _escaped[key] = key.replace("~", "~0").replace("/", "~1")
+    return token
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -47,18 +52,23 @@ def _diff_objects(
         for key in old:
             if key not in new:
                 ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
-    # This loop runs for every key of every changed object: it is kept tight, and equal or
-    # shared values cost no path string.
+    # This loop runs for every key of every changed object: it is kept tight (escape inlined),
+    # and equal or shared values cost no path string.
+    escaped = _escaped
     for key, value in new.items():
         before = old.get(key, _MISSING)
         if before is value:
             continue
+        kind = type(value)
+        if kind is type(before) and kind is not dict and kind is not list and before == value:
+            continue  # an equal scalar (a missing key is an `object`, never a JSON type)
+        child = f"{path}/{escaped.get(key) or escape(key)}"
         if before is _MISSING:
-            ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
-        elif type(before) is dict and type(value) is dict:
-            _diff_objects(before, value, f"{path}/{escape(key)}", ops)
-        elif type(before) is not type(value) or isinstance(value, list) or before != value:
-            _diff(before, value, f"{path}/{escape(key)}", ops)
+            ops.append({"op": "add", "path": child, "value": value})
+        elif kind is dict and type(before) is dict:
+            _diff_objects(before, value, child, ops)
+        else:
+            _diff(before, value, child, ops)
 
 
 def _diff_lists(old: list[Any], new: list[Any], path: str, ops: list[Operation]) -> None:
