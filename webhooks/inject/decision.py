@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from webhooks import mesh
-from webhooks.inject.config import InjectConfig
+from webhooks.inject.config import InjectConfig, LabelSelector
 
 
 class Reason(StrEnum):
@@ -93,21 +93,40 @@ def _explicit(
     return None, tuple(warnings)
 
 
+# The decisions without warnings, made once: most pods get one of them.
+_INJECTING = (
+    Reason.LABEL_TRUE, Reason.ANNOTATION_TRUE, Reason.ALWAYS_INJECT_SELECTOR, Reason.POLICY_ENABLED
+)  # fmt: skip
+_PLAIN = {reason: Decision(reason in _INJECTING, reason) for reason in Reason}
+
+
+def _verdict(reason: Reason, warnings: tuple[str, ...]) -> Decision:
+    return Decision(reason in _INJECTING, reason, warnings) if warnings else _PLAIN[reason]
+
+
+def _matches(selectors: tuple[LabelSelector, ...], labels: dict[str, str]) -> bool:
+    # Most configs have no selectors: no generator for them.
+    return bool(selectors) and any(s.matches(labels) for s in selectors if not s.empty)
+
+
 def decide(pod: Mapping[str, Any], namespace: str, config: InjectConfig) -> Decision:
     spec = pod.get("spec") or {}
     metadata = pod.get("metadata") or {}
     if spec.get("hostNetwork"):
-        return Decision(False, Reason.HOST_NETWORK)
+        return _PLAIN[Reason.HOST_NETWORK]
     if (metadata.get("namespace") or namespace) in config.ignored_namespaces:
-        return Decision(False, Reason.IGNORED_NAMESPACE)
+        return _PLAIN[Reason.IGNORED_NAMESPACE]
     labels = metadata.get("labels") or {}
-    explicit, warnings = _explicit(labels, metadata.get("annotations") or {})
-    if explicit is not None:
-        return explicit
-    if any(s.matches(labels) for s in config.never_inject_selector if not s.empty):
-        return Decision(False, Reason.NEVER_INJECT_SELECTOR, warnings)
-    if any(s.matches(labels) for s in config.always_inject_selector if not s.empty):
-        return Decision(True, Reason.ALWAYS_INJECT_SELECTOR, warnings)
+    annotations = metadata.get("annotations") or {}
+    warnings: tuple[str, ...] = ()
+    if mesh.INJECT_LABEL in labels or mesh.INJECT_ANNOTATION in annotations:
+        explicit, warnings = _explicit(labels, annotations)
+        if explicit is not None:
+            return explicit
+    if _matches(config.never_inject_selector, labels):
+        return _verdict(Reason.NEVER_INJECT_SELECTOR, warnings)
+    if _matches(config.always_inject_selector, labels):
+        return _verdict(Reason.ALWAYS_INJECT_SELECTOR, warnings)
     if config.policy == "enabled":
-        return Decision(True, Reason.POLICY_ENABLED, warnings)
-    return Decision(False, Reason.POLICY_DISABLED, warnings)
+        return _verdict(Reason.POLICY_ENABLED, warnings)
+    return _verdict(Reason.POLICY_DISABLED, warnings)

@@ -108,7 +108,7 @@ def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> p
 
 def _check_names(spec: dict[str, Any]) -> None:
     for field in ("initContainers", "containers"):
-        for container in _containers(spec, field):
+        for container in spec.get(field) or ():  # checked by _metadata_and_spec
             if container.get("name") in INJECTED:
                 raise InjectionError(
                     f"pod already has a container named {container.get('name')!r} in "
@@ -121,7 +121,8 @@ def _place(
     spec: dict[str, Any], parts: sidecar.Parts, proxy: dict[str, Any], settings: Settings
 ) -> None:
     """Add istio-init and istio-proxy in the right order (the order parts.status records)."""
-    inits, apps = _containers(spec, "initContainers"), _containers(spec, "containers")
+    # Both lists were checked by _metadata_and_spec.
+    inits, apps = spec.get("initContainers") or [], spec.get("containers") or []
     init = [parts.init] if parts.init is not None else []
     if settings.native:
         spec["initContainers"] = [*init, proxy, *inits]
