@@ -63,12 +63,17 @@ def _diff_objects(
         if kind is type(before) and kind is not dict and kind is not list and before == value:
             continue  # an equal scalar (a missing key is an `object`, never a JSON type)
         child = f"{path}/{escaped.get(key) or escape(key)}"
-        if before is _MISSING:
-            ops.append({"op": "add", "path": child, "value": value})
-        elif kind is dict and type(before) is dict:
+        if kind is not type(before):
+            if before is _MISSING:
+                ops.append({"op": "add", "path": child, "value": value})
+            else:
+                _diff(before, value, child, ops)  # a new type, or subclasses of dict or list
+        elif kind is dict:
             _diff_objects(before, value, child, ops)
+        elif kind is list:
+            _diff_lists(before, value, child, ops)
         else:
-            _diff(before, value, child, ops)
+            ops.append({"op": "replace", "path": child, "value": value})
 
 
 def _diff_lists(old: list[Any], new: list[Any], path: str, ops: list[Operation]) -> None:
