@@ -3,7 +3,6 @@ Prometheus annotations, record what was added. The input is never modified, and 
 pod shares every subtree that injection leaves alone with it, and the sidecar parts with other
 pods (sidecar.parts): treat all of them as read-only."""
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,27 +84,6 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
     prometheus.restore(annotations, _env_value(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV), status_port)
 
 
-def _captured(settings: Settings) -> probes.IsCaptured:
-    """Whether the kubelet's probes to a port would be redirected to Envoy."""
-    return _capture_rule(
-        settings.interception_mode,
-        settings.include_inbound_ports,
-        sidecar.excluded_inbound_ports(settings),
-    )
-
-
-@functools.lru_cache(maxsize=256)  # most pods share the defaults; bounded for the others
-def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> probes.IsCaptured:
-    if mode == "NONE":
-        return lambda port: False
-    excluded = frozenset(excluded_ports)
-    include = include.strip()
-    if include == "*":
-        return lambda port: port not in excluded
-    included = {int(part) for part in include.split(",") if part.strip()}
-    return lambda port: port in included
-
-
 def _check_names(spec: dict[str, Any]) -> None:
     for field in ("initContainers", "containers"):
         for container in spec.get(field) or ():  # checked by _metadata_and_spec
@@ -143,7 +121,7 @@ def _probe_targets(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rewrite(
-    spec: dict[str, Any], annotations: dict[str, str], settings: Settings
+    spec: dict[str, Any], annotations: dict[str, str], settings: Settings, parts: sidecar.Parts
 ) -> list[dict[str, Any]]:
     """Prometheus merge, then probe rewriting; return the env entries for the proxy."""
     env: list[dict[str, Any]] = []
@@ -152,7 +130,7 @@ def _rewrite(
         if encoded is not None:
             env.append({"name": mesh.PROMETHEUS_ANNOTATIONS_ENV, "value": encoded})
     if settings.rewrite_probes:
-        probers = probes.rewrite(_probe_targets(spec), settings.status_port, _captured(settings))
+        probers = probes.rewrite(_probe_targets(spec), settings.status_port, parts.captures)
         if probers:
             env.append({"name": mesh.APP_PROBERS_ENV, "value": probes.encode(probers)})
     return env
@@ -186,7 +164,7 @@ def inject_pod(
     else:
         _check_names(spec)
     parts = sidecar.parts(config, settings)
-    proxy = parts.proxy_with(_rewrite(spec, annotations, settings))
+    proxy = parts.proxy_with(_rewrite(spec, annotations, settings, parts))
     _place(spec, parts, proxy, settings)
     spec["volumes"] = [*(spec.get("volumes") or ()), *parts.volumes]
     first_app = next(

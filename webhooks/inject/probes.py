@@ -76,11 +76,12 @@ def _rewrite_one(
     entry: dict[str, Any] = {action: _original(action, handler, port)}
     if isinstance(holder.get("timeoutSeconds"), int):
         entry["timeoutSeconds"] = holder["timeoutSeconds"]
-    rewritten = {**handler} if action == "httpGet" else {}
-    rewritten.update(path=path, port=status_port)
-    if action == "httpGet" and "scheme" in handler:
-        rewritten["scheme"] = "HTTP"  # kubelet -> agent is plain HTTP; agent -> app keeps HTTPS
-    if action != "httpGet":
+    if action == "httpGet":
+        rewritten = {**handler, "path": path, "port": status_port}
+        if "scheme" in handler:
+            rewritten["scheme"] = "HTTP"  # kubelet -> agent is plain HTTP; agent -> app: HTTPS
+    else:
+        rewritten = {"path": path, "port": status_port}
         del holder[action]
     holder["httpGet"] = rewritten
     return entry

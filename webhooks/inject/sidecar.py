@@ -9,6 +9,7 @@ from webhooks.admission import jsontext
 from webhooks.inject import metadata
 from webhooks.inject.annotations import Settings, shared_defaults
 from webhooks.inject.config import InjectConfig
+from webhooks.inject.probes import IsCaptured
 
 # Ports never captured inbound: Envoy's metrics and health listeners (the status port is added).
 ALWAYS_EXCLUDED_INBOUND = (mesh.ENVOY_PROMETHEUS_PORT, mesh.HEALTH_PORT)
@@ -32,6 +33,27 @@ def _excluded_inbound_ports(exclude_inbound_ports: str, status_port: int) -> tup
     if status_port not in ports:
         ports.append(status_port)
     return tuple(ports)
+
+
+def captures(settings: Settings) -> IsCaptured:
+    """Whether the kubelet's probes to a port would be redirected to Envoy."""
+    return _capture_rule(
+        settings.interception_mode,
+        settings.include_inbound_ports,
+        excluded_inbound_ports(settings),
+    )
+
+
+@functools.lru_cache(maxsize=256)  # most pods share the defaults; bounded for the others
+def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> IsCaptured:
+    if mode == "NONE":
+        return lambda port: False
+    excluded = frozenset(excluded_ports)
+    include = include.strip()
+    if include == "*":
+        return lambda port: port not in excluded
+    included = {int(part) for part in include.split(",") if part.strip()}
+    return lambda port: port in included
 
 
 def iptables_args(settings: Settings) -> list[str]:
@@ -232,6 +254,7 @@ class Parts:
     proxy: dict[str, Any]
     volumes: tuple[dict[str, Any], ...]
     status: str  # the sidecar.istio.io/status record, for the layout `place` makes
+    captures: IsCaptured  # whether the kubelet's probes to a port would reach Envoy
 
     def proxy_with(self, env: list[dict[str, Any]]) -> dict[str, Any]:
         """The proxy container with this pod's env entries appended: only it and its env are
@@ -253,7 +276,7 @@ def _build(config: InjectConfig, settings: Settings) -> Parts:
         [v["name"] for v in added_volumes],
         config.revision,
     )
-    return Parts(init, proxy, tuple(added_volumes), status)
+    return Parts(init, proxy, tuple(added_volumes), status, captures(settings))
 
 
 # The parts of the pods that tune nothing, per layout, for the config in force (by identity, as
