@@ -42,12 +42,23 @@ def _owned(pod: Mapping[str, Any]) -> dict[str, Any]:
     return owned
 
 
-def _containers(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
+def _containers(spec: dict[str, Any], field: str, fresh: bool = False) -> list[dict[str, Any]]:
+    """spec.<field>, checked. `fresh`: the pod was never injected, so it must not have our
+    containers already."""
     containers = spec.get(field)
     if containers is None:
         return []
-    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+    if not isinstance(containers, list):
         raise InjectionError(f"pod spec.{field} must be a list of containers")
+    for container in containers:  # one pass for both checks: this runs for every pod
+        if not isinstance(container, dict):
+            raise InjectionError(f"pod spec.{field} must be a list of containers")
+        if fresh and container.get("name") in INJECTED:
+            raise InjectionError(
+                f"pod already has a container named {container.get('name')!r} in "
+                f"spec.{field} but no {mesh.STATUS_ANNOTATION} annotation; overriding the "
+                "injected containers is not supported"
+            )
     return containers
 
 
@@ -82,17 +93,6 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
     if encoded_probers is not None:
         probes.restore([*spec.get("initContainers", ()), *spec["containers"]], encoded_probers)
     prometheus.restore(annotations, _env_value(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV), status_port)
-
-
-def _check_names(spec: dict[str, Any]) -> None:
-    for field in ("initContainers", "containers"):
-        for container in spec.get(field) or ():  # checked by _metadata_and_spec
-            if container.get("name") in INJECTED:
-                raise InjectionError(
-                    f"pod already has a container named {container.get('name')!r} in "
-                    f"spec.{field} but no {mesh.STATUS_ANNOTATION} annotation; overriding the "
-                    "injected containers is not supported"
-                )
 
 
 def _place(
@@ -141,12 +141,14 @@ def _metadata_and_spec(pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     if not isinstance(meta, dict) or not isinstance(spec, dict):
         raise InjectionError("pod has no metadata or no spec")
     annotations = meta.get("annotations") or {}
-    if not isinstance(annotations, dict) or not all(
-        isinstance(value, str) for value in annotations.values()
-    ):
+    if not isinstance(annotations, dict):
         raise InjectionError("pod metadata.annotations must map names to strings")
-    _containers(spec, "initContainers")
-    _containers(spec, "containers")
+    for value in annotations.values():
+        if not isinstance(value, str):
+            raise InjectionError("pod metadata.annotations must map names to strings")
+    fresh = mesh.STATUS_ANNOTATION not in annotations
+    _containers(spec, "initContainers", fresh)
+    _containers(spec, "containers", fresh)
     return meta, spec
 
 
@@ -161,15 +163,15 @@ def inject_pod(
     settings = parse_settings(annotations, config, native)
     if mesh.STATUS_ANNOTATION in annotations:
         strip(injected, settings.status_port)
-    else:
-        _check_names(spec)
     parts = sidecar.parts(config, settings)
     proxy = parts.proxy_with(_rewrite(spec, annotations, settings, parts))
     _place(spec, parts, proxy, settings)
     spec["volumes"] = [*(spec.get("volumes") or ()), *parts.volumes]
-    first_app = next(
-        (c.get("name") for c in spec["containers"] if c.get("name") not in INJECTED), None
-    )
+    first_app = None
+    for container in spec["containers"]:
+        if container.get("name") not in INJECTED:
+            first_app = container.get("name")
+            break
     metadata.apply(meta, config.revision, first_app, parts.status, workload)
     warnings: tuple[str, ...] = ()
     if settings.ignored_proxy_config:
