@@ -7,7 +7,6 @@ time, alternating, best of several rounds.
 """
 
 import argparse
-import asyncio
 import contextlib
 import re
 import shutil
@@ -143,7 +142,7 @@ def _serve(port: int, cert: Path, key: Path) -> None:
     from webhooks.server import main
 
     settings = main.ServerSettings(host="127.0.0.1", port=port, cert_file=cert, key_file=key)
-    asyncio.run(main.serve_files(settings, extra_handlers={"/noop": responses.allow}))
+    main.run_on_uvloop(main.serve_files(settings, extra_handlers={"/noop": responses.allow}))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from tests import servers
 from webhooks.admission import responses
 from webhooks.admission.review import AdmissionRequest, AdmissionResponse
 from webhooks.certs import issuing
-from webhooks.server.app import create_app
+from webhooks.server.app import MAX_JSON_DEPTH, create_app
 from webhooks.server.tls import ReloadableTLS
 
 CA = issuing.create_ca("test CA")
@@ -20,6 +20,11 @@ SERVING = issuing.issue_serving_cert(CA, ["localhost", "127.0.0.1"])
 
 def exploding_handler(request: AdmissionRequest) -> AdmissionResponse:
     raise RuntimeError("secret internals")
+
+
+def echo_replicas(request: AdmissionRequest) -> AdmissionResponse:
+    spec = (request.object or {}).get("spec", {})
+    return responses.allow(request, warnings=[str(spec.get("replicas"))])
 
 
 def deny_everything(request: AdmissionRequest) -> AdmissionResponse:
@@ -34,6 +39,7 @@ def port() -> Iterator[int]:
         "/inject": responses.allow,
         "/validate": deny_everything,
         "/boom": exploding_handler,
+        "/echo": echo_replicas,
     }
     app = create_app(handlers, lambda: tls.loaded, max_body_bytes=64 * 1024)
     with servers.serve_app_in_thread(app, tls) as bound:
@@ -171,13 +177,33 @@ def test_bad_input_gets_a_clear_4xx(
     assert "Traceback" not in reply.text
 
 
-def test_json_just_within_the_depth_limit_is_fine(client: httpx.Client) -> None:
+def nested_review(levels: int) -> bytes:
+    """A review whose object holds a chain of `levels` nested objects."""
     document = review()
     nested: dict[str, object] = {}
     document["request"]["object"]["deep"] = nested  # type: ignore[index]
-    for _ in range(100):
+    for _ in range(levels):
         nested["x"] = nested = {}
-    assert post_raw(client, json.dumps(document).encode()).status_code == 200
+    return json.dumps(document).encode()
+
+
+def test_json_just_within_the_depth_limit_is_fine(client: httpx.Client) -> None:
+    assert MAX_JSON_DEPTH == 200
+    assert post_raw(client, nested_review(190)).status_code == 200
+
+
+def test_json_just_over_the_depth_limit_is_refused(client: httpx.Client) -> None:
+    reply = post_raw(client, nested_review(200))
+    assert reply.status_code == 400
+    assert reply.json() == {"error": "JSON nested deeper than 200 levels"}
+
+
+def test_integers_of_any_size_reach_the_handler_exactly(client: httpx.Client) -> None:
+    big = 2**80 + 1
+    document = review(uid="big")
+    document["request"]["object"]["spec"] = {"replicas": big}  # type: ignore[index]
+    reply = client.post("/echo", json=document)
+    assert reply.json()["response"]["warnings"] == [str(big)]
 
 
 def test_a_body_over_the_limit_gets_413(client: httpx.Client) -> None:
@@ -190,6 +216,7 @@ def test_a_body_over_the_limit_without_content_length_gets_413(client: httpx.Cli
     chunks = iter([b" " * 40_000, b" " * 40_000])
     reply = client.post("/inject", content=chunks, headers={"Content-Type": "application/json"})
     assert reply.status_code == 413
+    assert reply.json() == {"error": "request body is larger than 65536 bytes"}
 
 
 def test_a_failing_handler_gives_a_short_500_naming_the_uid(
@@ -241,5 +268,5 @@ def test_admission_log_lines_carry_the_request_facts(
     assert facts["kind"] == "Pod"
     assert facts["object"] == "default/p"
     assert facts["operation"] == "CREATE"
-    assert facts["allowed"] is False
+    assert facts["decision"] == "deny"
     assert facts["duration_ms"] >= 0

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 ApiVersion = Literal["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 

@@ -27,22 +27,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--validating-webhook-config", help="default <service>-validator")
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    path.chmod(mode)
-
-
 def issue(args: argparse.Namespace) -> int:
     hosts = rotation.service_hosts(args.service, args.namespace, args.extra_san)
     ca = issuing.create_ca(f"{args.service}-ca.{args.namespace}")
     leaf = issuing.issue_serving_cert(ca, hosts, datetime.timedelta(days=args.days))
     args.out.mkdir(parents=True, exist_ok=True)
-    _write(args.out / "ca.crt", ca.cert_pem, 0o644)
-    _write(args.out / "ca.key", ca.key_pem, 0o600)
-    _write(args.out / "tls.crt", leaf.cert_pem, 0o644)
-    _write(args.out / "tls.key", leaf.key_pem, 0o600)
+    issuing.write_pem(args.out / "ca.crt", ca.cert_pem, private=False)
+    issuing.write_pem(args.out / "ca.key", ca.key_pem, private=True)
+    issuing.write_pem(args.out / "tls.crt", leaf.cert_pem, private=False)
+    issuing.write_pem(args.out / "tls.key", leaf.key_pem, private=True)
     print(f"wrote ca.crt, ca.key, tls.crt, tls.key to {args.out} for: {', '.join(hosts)}")
     print(f"serving certificate expires {leaf.cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
     print("caBundle (base64 of ca.crt):")

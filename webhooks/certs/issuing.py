@@ -2,8 +2,10 @@
 
 import datetime
 import ipaddress
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,6 +127,19 @@ def issue_serving_cert(
         .sign(ca.key, hashes.SHA256())
     )
     return KeyPair(cert, key)
+
+
+def issue_self_signed(host: str) -> KeyPair:
+    """A certificate that signs itself, for a placeholder nobody is meant to trust."""
+    return issue_serving_cert(create_ca(host), [host])
+
+
+def write_pem(path: Path, data: bytes, *, private: bool) -> None:
+    """Write a PEM file; a private key is created 0600 and is never readable by others."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600 if private else 0o644)  # an existing file keeps its mode on open
 
 
 def load_key_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:

@@ -33,11 +33,6 @@ def _usable(paths: LocalCertPaths, now: datetime.datetime) -> bool:
     return pair.cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.write_bytes(data)
-    path.chmod(mode)
-
-
 def ensure(directory: Path) -> LocalCertPaths:
     """Reuse the certificates in `directory` if they are valid, else write a fresh set."""
     paths = LocalCertPaths(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
@@ -47,8 +42,8 @@ def ensure(directory: Path) -> LocalCertPaths:
     directory.mkdir(parents=True, exist_ok=True)
     ca = issuing.create_ca("mesh-webhooks local CA")
     serving = issuing.issue_serving_cert(ca, LOCAL_HOSTS)
-    _write(paths.ca, ca.cert_pem, 0o644)
-    _write(paths.key, serving.key_pem, 0o600)
-    _write(paths.cert, serving.cert_pem, 0o644)
+    issuing.write_pem(paths.ca, ca.cert_pem, private=False)
+    issuing.write_pem(paths.key, serving.key_pem, private=True)
+    issuing.write_pem(paths.cert, serving.cert_pem, private=False)
     logger.info("wrote local certificates", extra={"directory": str(directory)})
     return paths

@@ -1,7 +1,6 @@
 """`mesh-webhooks serve`: run the admission server."""
 
 import argparse
-import asyncio
 import dataclasses
 import datetime
 import os
@@ -120,9 +119,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.local:
-        main.serve_local(args.port, args.certs_dir)
-        return 0
     settings = main.ServerSettings(
         host=args.host,
         port=args.port,
@@ -134,14 +130,17 @@ def _serve(args: argparse.Namespace) -> int:
         native_sidecars=args.native_sidecars,
         kubeconfig=args.kubeconfig,
     )
+    if args.local:
+        main.serve_local(settings, args.certs_dir)
+        return 0
     if _cert_mode(args) == "self":
         settings = dataclasses.replace(settings, cluster=_cluster_settings(args))
-        asyncio.run(main.serve_cluster(settings))
+        main.run_on_uvloop(main.serve_cluster(settings))
         return 0
     if args.tls_cert_file is None or args.tls_key_file is None:
         raise SystemExit(
             "serve: --cert-mode cert-manager/external needs --tls-cert-file and "
             "--tls-key-file (the mounted Secret)"
         )
-    asyncio.run(main.serve_files(settings))
+    main.run_on_uvloop(main.serve_files(settings))
     return 0

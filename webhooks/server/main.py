@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from webhooks import kube
 from webhooks.admission.review import AdmissionHandler
@@ -118,7 +120,7 @@ def build_server(
         host=settings.host,
         port=settings.port,
         ssl_context_factory=tls.uvicorn_factory(),
-        loop="uvloop",
+        loop="none",  # the loop is ours (run_on_uvloop); uvicorn sets one up only in Server.run
         http="httptools",
         lifespan="off",
         log_config=None,
@@ -126,6 +128,11 @@ def build_server(
         timeout_graceful_shutdown=10,
     )
     return uvicorn.Server(config)
+
+
+def run_on_uvloop(job: Coroutine[Any, Any, None]) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(job)
 
 
 async def run_server(server: uvicorn.Server, background: list[Coroutine[Any, Any, None]]) -> None:
@@ -211,9 +218,13 @@ def local_banner(ca_pem: bytes, port: int, ca_path: Path) -> str:
     )
 
 
-def serve_local(port: int, certs_dir: Path, print_fn: Callable[[str], None] = print) -> None:
+def serve_local(
+    settings: ServerSettings, certs_dir: Path, print_fn: Callable[..., None] = print
+) -> None:
     """`serve --local`: self-generated certificates under certs_dir, loopback only."""
     paths = local_certs.ensure(certs_dir)
-    print_fn(local_banner(paths.ca.read_bytes(), port, paths.ca))
-    settings = ServerSettings(host="127.0.0.1", port=port, cert_file=paths.cert, key_file=paths.key)
-    asyncio.run(serve_files(settings))
+    print_fn(local_banner(paths.ca.read_bytes(), settings.port, paths.ca), flush=True)
+    local = dataclasses.replace(
+        settings, host="127.0.0.1", cert_file=paths.cert, key_file=paths.key, kubeconfig=None
+    )
+    run_on_uvloop(serve_files(local))

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from webhooks.certs import issuing
+
 logger = logging.getLogger(__name__)
 
 # Keys are written for a moment only, and to memory where the platform allows it.
@@ -32,8 +34,6 @@ class ServingCert:
 
     serial: int
     not_after: datetime.datetime
-    issuer: str
-    fingerprint: str
 
 
 def new_server_context() -> ssl.SSLContext:
@@ -62,12 +62,7 @@ def pair_digest(cert_pem: bytes, key_pem: bytes) -> bytes:
 
 def describe(cert_pem: bytes) -> ServingCert:
     cert = x509.load_pem_x509_certificate(cert_pem)
-    return ServingCert(
-        serial=cert.serial_number,
-        not_after=cert.not_valid_after_utc,
-        issuer=cert.issuer.rfc4514_string(),
-        fingerprint=hashlib.sha256(cert_pem).hexdigest()[:16],
-    )
+    return ServingCert(serial=cert.serial_number, not_after=cert.not_valid_after_utc)
 
 
 class ReloadableTLS:
@@ -75,6 +70,12 @@ class ReloadableTLS:
 
     def __init__(self) -> None:
         self.context = new_server_context()
+        # Until the real certificate arrives (from the CA Secret, say), a throwaway self-signed
+        # one completes handshakes, so that liveness probes over HTTPS pass while /readyz
+        # says not ready: a slow apiserver must not get the pod restarted.
+        placeholder = issuing.issue_self_signed("mesh-webhooks-placeholder")
+        with _pem_files(placeholder.cert_pem, placeholder.key_pem) as (cert_path, key_path):
+            self.context.load_cert_chain(cert_path, key_path)
         self.current: ServingCert | None = None
         self.pair_digest = b""  # of the PEM pair last loaded, so file polls skip what we serve
         self._listeners: list[Callable[[ServingCert], None]] = []
