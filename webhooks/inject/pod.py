@@ -112,12 +112,13 @@ def _place(
 
 def _probe_targets(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """App containers and user native sidecars (init containers with restartPolicy Always)."""
-    sidecars = [
+    targets = [
         container
         for container in spec.get("initContainers") or ()
         if container.get("restartPolicy") == "Always" and container.get("name") not in INJECTED
     ]
-    return [*sidecars, *(c for c in spec["containers"] if c.get("name") not in INJECTED)]
+    targets += [c for c in spec.get("containers") or () if c.get("name") not in INJECTED]
+    return targets
 
 
 def _rewrite(
@@ -168,7 +169,7 @@ def inject_pod(
     _place(spec, parts, proxy, settings)
     spec["volumes"] = [*(spec.get("volumes") or ()), *parts.volumes]
     first_app = None
-    for container in spec["containers"]:
+    for container in spec.get("containers") or ():
         if container.get("name") not in INJECTED:
             first_app = container.get("name")
             break

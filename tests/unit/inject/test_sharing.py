@@ -137,3 +137,16 @@ def test_pods_with_tuning_annotations_get_their_own_parts() -> None:
     assert _proxy(tuned) is not _proxy(plain)
     assert _proxy(plain) is sidecar.parts(config, parse_settings({}, config, native=True)).proxy
     assert tuned["spec"]["initContainers"][1]["restartPolicy"] == "Always"
+
+
+def test_a_pod_without_containers_is_injected_in_both_layouts() -> None:
+    for native in (True, False):
+        bare = pod({})
+        del bare["spec"]["containers"]
+        injected = inject_pod(bare, InjectConfig(), native=native).pod
+        assert any(c["name"] == "istio-proxy" for c in _every_container(injected))
+
+
+def _every_container(injected: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = injected["spec"]
+    return [*spec.get("initContainers", ()), *spec.get("containers", ())]
