@@ -42,13 +42,19 @@ def check_selector_labels(v: Verdict, labels: dict[str, str], path: str) -> None
 
 
 def check_workload_selector(
-    v: Verdict, selector: WorkloadSelector | None, path: str, warning: str
+    v: Verdict, selector: WorkloadSelector | LabelSelector | None, path: str, warning: str
 ) -> None:
+    """networking.istio.io's selector (`labels`) or type.istio.io's (`matchLabels`, used by
+    DestinationRule): same rules, different field name."""
     if selector is None:
         return
-    if not selector.labels:
+    if isinstance(selector, LabelSelector):
+        labels, field = selector.match_labels, "matchLabels"
+    else:
+        labels, field = selector.labels, "labels"
+    if not labels:
         v.warn(warning, path)
-    check_selector_labels(v, selector.labels, f"{path}.labels")
+    check_selector_labels(v, labels, f"{path}.{field}")
 
 
 def check_policy_target(

@@ -7,11 +7,11 @@ from pydantic import Field
 from webhooks.validate.models.base import (
     Duration,
     Int32,
+    LabelSelector,
     Model,
     Percent,
     PortSelector,
     UInt32,
-    WorkloadSelector,
 )
 from webhooks.validate.models.virtualservice import Destination
 
@@ -191,7 +191,8 @@ class DestinationRule(Model):
     traffic_policy: TrafficPolicy | None = None
     subsets: list[Subset | None] = Field(default_factory=list)
     export_to: list[str] = Field(default_factory=list)
-    workload_selector: WorkloadSelector | None = None
+    workload_selector: LabelSelector | None = None
+    """type.istio.io's WorkloadSelector (`matchLabels`), unlike Sidecar's and EnvoyFilter's."""
 
 
 __all__ = ["Destination", "DestinationRule"]
