@@ -4,6 +4,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from webhooks.mesh import ALWAYS_REJECT_ANNOTATION as ALWAYS_REJECT
 from webhooks.validate import decoding, registry
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.verdict import Verdict, join_errors
@@ -15,7 +16,6 @@ Reason = Literal[
     "crd_conversion_error",
     "invalid_resource",
 ]
-ALWAYS_REJECT = "internal.istio.io/webhook-always-reject"
 DRY_RUN = "istio.io/dry-run"
 INTERNAL_ANNOTATIONS = ("internal.istio.io/parent-namespace", "internal.istio.io/parents")
 TOP_LEVEL = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
@@ -85,6 +85,10 @@ def _validate(obj: Any, default_namespace: str) -> Outcome:
             "crd_conversion_error", f"error decoding configuration: {join_errors(problems)}", kind
         )
     verdict = kind.rules(model, meta)
+    if verdict.errors and kind.kind == "AuthorizationPolicy":
+        # Istio prefixes the policy's own errors (multierror.Prefix), not the metadata ones.
+        prefix = f"invalid policy {meta.name}.{meta.namespace}: "
+        verdict.errors = [prefix + error for error in verdict.errors]
     if meta.annotations:  # most objects have none: skip the metadata checks altogether
         # Only AuthorizationPolicy has an action; a missing attribute costs an exception.
         action = getattr(model, "action", None) if DRY_RUN in meta.annotations else None
@@ -92,10 +96,8 @@ def _validate(obj: Any, default_namespace: str) -> Outcome:
         found.merge(verdict)  # Istio reports the metadata errors first
         verdict = found
     if verdict.errors:
-        errors = verdict.errors
-        if kind.kind == "AuthorizationPolicy":
-            errors = [f"invalid policy {meta.name}.{meta.namespace}: {error}" for error in errors]
-        return _denied("invalid_resource", f"configuration is invalid: {join_errors(errors)}", kind)
+        message = f"configuration is invalid: {join_errors(verdict.errors)}"
+        return _denied("invalid_resource", message, kind)
     for key in obj:
         if key not in TOP_LEVEL:
             message = f'unknown field "{key}" on {kind_name} resource {meta.namespace}/{meta.name}'

@@ -48,18 +48,21 @@ def corpus_documents(pattern: str) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def case_documents() -> list[tuple[str, str, dict[str, Any]]]:
-    """(id, expectation, object) for every case; apiVersion/kind come from the file name."""
+def case_documents() -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(id, expectation, expected warning, object) for every case: `_expect` is `ok` or an error
+    substring, the optional `_warn` a warning substring (`""`: no warning at all);
+    apiVersion/kind come from the file name."""
     found = []
     for path in sorted(CASES.glob("*.yaml")):
         api_version, kind = CASE_KINDS[path.stem]
         for index, case in enumerate(read(path)):
             expect = case.pop("_expect")
+            warn = case.pop("_warn", None)
             document = {
                 "apiVersion": case.pop("apiVersion", api_version),
                 "kind": case.pop("kind", kind),
                 "metadata": {"name": "case", "namespace": "default", **case.pop("metadata", {})},
                 **case,
             }
-            found.append((f"{path.stem}[{index}]", expect, document))
+            found.append((f"{path.stem}[{index}]", expect, warn, document))
     return found

@@ -1,25 +1,28 @@
 """AuthorizationPolicy: actions, rules, value formats and condition keys."""
 
-import re
 from collections.abc import Sequence
 
 from webhooks.validate import fields
+from webhooks.validate.kinds import attributes
 from webhooks.validate.kinds.common import check_policy_target
 from webhooks.validate.kinds.meta import Meta
-from webhooks.validate.models.security import AuthorizationPolicy, Condition, Operation, Source
+from webhooks.validate.models.security import (
+    AuthorizationPolicy,
+    Condition,
+    Operation,
+    Rule,
+    Source,
+)
 from webhooks.validate.verdict import Verdict
 
 _MEANINGLESS = (
     "{action} action without `rules` is meaningless as it will never be triggered, add an empty "
     "rule `{{}}` if you want it be triggered for every request"
 )
-_KEYS = re.compile(
-    r"^(request\.headers\[[^\]]+\]|source\.ip|remote\.ip|source\.namespace|source\.serviceAccount"
-    r"|source\.principal|source\.trustDomain|request\.auth\.principal|request\.auth\.audiences"
-    r"|request\.auth\.presenter|request\.auth\.claims(\[[^\]]+\])+|destination\.ip"
-    r"|destination\.port|connection\.sni|experimental\.envoy\.filters\.[^\[]+\[[^\]]+\])$"
+_DENY_HTTP_ONLY = (
+    "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the "
+    "use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port"
 )
-_IP_KEYS = frozenset({"source.ip", "remote.ip", "destination.ip"})
 _CUSTOM_UNSUPPORTED = (
     "source.namespace",
     "source.serviceAccount",
@@ -62,21 +65,30 @@ def validate(spec: AuthorizationPolicy, meta: Meta) -> Verdict:
                 _check_operation(v, target.operation, f"{path}.to[{position}].operation")
         for position, condition in enumerate(rule.when):
             _check_condition(v, condition, action, f"{path}.when[{position}]")
+    if action == "DENY" and any(rule is not None and _uses_http_only(rule) for rule in spec.rules):
+        v.warn(_DENY_HTTP_ONLY, "spec.rules")
     return v
 
 
 def _check_values(v: Verdict, values: Sequence[str], what: str, path: str, kind: str = "") -> None:
+    if kind == "ip":
+        for message in attributes.ip_errors(values):
+            v.error(message, path)
+        return
+    if kind == "account":
+        if account_problem := attributes.service_account_error(what, values):
+            v.error(account_problem, path)
+        return
     for value in values:
         if value == "":
             v.error(f"empty value not allowed, found in {what}", path)
-        elif kind == "ip" and not (fields.is_ip(value) or fields.is_cidr(value)):
-            v.error(f"bad CIDR range ({value}): invalid CIDR address: {value}", path)
-        elif kind == "port" and not (value.isdigit() and 0 <= int(value) <= 65535):
-            v.error(
-                f'bad port ({value}): strconv.ParseUint: parsing "{value}": invalid syntax', path
-            )
+        elif kind == "port":
+            for message in attributes.port_errors((value,)):
+                v.error(message, path)
+        elif kind == "path" and (problem := attributes.path_template_error(what, value)):
+            v.error(problem, path)
         elif kind == "path" and "{" in value:
-            continue  # a path template ({*}, {**}), checked on its own
+            continue  # a valid path template ({*}, {**})
         elif value.count("*") > 1:
             v.error(
                 f"at most one wildcard is allowed, found in {what}: {fields.go_quote(value)}", path
@@ -96,19 +108,13 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
         )
     for name in Source.model_fields:
         values: list[str] = getattr(source, name)
+        if not values:
+            continue
         what = Source.model_fields[name].alias or name
-        kind = "ip" if "ip_blocks" in name else ""
+        kind = "ip" if "ip_blocks" in name else "account" if "service_accounts" in name else ""
         _check_values(v, values, what, f"{path}.{what}", kind)
-        if action == "CUSTOM" and values and "ip_blocks" not in name:
+        if action == "CUSTOM" and "ip_blocks" not in name:
             v.error(f"From.{what} is currently not supported with CUSTOM action", path)
-        if "service_accounts" in name:
-            for account in values:
-                if account.count("/") > 1 or account.startswith("/") or account.endswith("/"):
-                    v.error(
-                        "expected format 'serviceAccount' or 'namespace/serviceAccount', found "
-                        f"{fields.go_quote(account)} in {what}",
-                        path,
-                    )
         if "trust_domains" in name:
             for domain in values:
                 if "/" in domain:
@@ -121,34 +127,11 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
 
 def _check_operation(v: Verdict, operation: Operation, path: str) -> None:
     for name in Operation.model_fields:
-        what = Operation.model_fields[name].alias or name
         values: list[str] = getattr(operation, name)
-        kind = "port" if "ports" in name else "path" if "paths" in name else ""
-        _check_values(v, values, what, f"{path}.{what}", kind)
-        if "paths" in name:
-            for value in values:
-                if problem := _path_template_error(value):
-                    v.error(
-                        f"invalid or unsupported path {value}, found in {what}. {problem}", path
-                    )
-
-
-def _path_template_error(value: str) -> str | None:
-    if "{" not in value and "}" not in value:
-        return None
-    segments = value.split("/")
-    for position, segment in enumerate(segments):
-        if (
-            segment == "{**}"
-            and position != len(segments) - 1
-            and "{**}" in segments[position + 1 :]
-        ):
-            return "{**} is not the last operator"
-        if segment in ("{*}", "{**}"):
-            continue
-        if "{" in segment or "}" in segment:
-            return "Contains '{' or '}' beyond a supported path template"
-    return None
+        if values:
+            what = Operation.model_fields[name].alias or name
+            kind = "port" if "ports" in name else "path" if "paths" in name else ""
+            _check_values(v, values, what, f"{path}.{what}", kind)
 
 
 def _check_condition(v: Verdict, condition: Condition, action: str, path: str) -> None:
@@ -158,28 +141,23 @@ def _check_condition(v: Verdict, condition: Condition, action: str, path: str) -
         return
     if not condition.values and not condition.not_values:
         v.error(f"at least one of `values` or `notValues` must be set for key {key}", path)
-    problem = _key_error(key)
-    if problem:
-        v.error(f"invalid `value` for `key` {key}: {problem}", path)
+    for label, values in (("value", condition.values), ("notValue", condition.not_values)):
+        if values and (problem := attributes.attribute_error(key, values)):
+            v.error(f"invalid `{label}` for `key` {key}: {problem}", path)
     if action == "CUSTOM" and key.startswith(_CUSTOM_UNSUPPORTED):
         v.error(f"when.key({key}) is currently not supported with CUSTOM action", path)
-    if key in _IP_KEYS:
-        for value in [*condition.values, *condition.not_values]:
-            if not (fields.is_ip(value) or fields.is_cidr(value)):
-                v.error(f"invalid `value` for `key` {key}: bad CIDR range ({value})", path)
-    if key == "destination.port":
-        for value in [*condition.values, *condition.not_values]:
-            if not (value.isdigit() and int(value) <= 65535):
-                v.error(f"invalid `value` for `key` {key}: bad port ({value})", path)
 
 
-def _key_error(key: str) -> str | None:
-    if key in ("source.user", "request.auth.claims"):
-        return f"bad key ({key}): should have format a[b]"
-    if key in ("destination.namespace", "destination.name", "destination.uid"):
-        return f"attribute {key} is replaced by the metadata.namespace"
-    if key.startswith("destination.labels") or key == "destination.user":
-        return f"attribute {key} is replaced by the workload selector"
-    if not _KEYS.match(key):
-        return f"unknown attribute: {key}"
-    return None
+def _uses_http_only(rule: Rule) -> bool:
+    """Whether a rule names HTTP attributes without saying which ports it is about: on a TCP
+    port such a DENY rule matches every connection."""
+    operations = [to.operation for to in rule.to if to is not None and to.operation is not None]
+    if any(operation.ports or operation.not_ports for operation in operations):
+        return False
+    sources = [item.source for item in rule.from_ if item is not None and item.source is not None]
+    return (
+        any(o.hosts or o.not_hosts or o.methods or o.not_methods for o in operations)
+        or any(o.paths or o.not_paths for o in operations)
+        or any(s.request_principals or s.not_request_principals for s in sources)
+        or any(c.key.startswith(attributes.HTTP_KEY_PREFIXES) for c in rule.when)
+    )
