@@ -70,7 +70,9 @@ def _rewrite_one(
             break
     else:
         return None
-    port = _resolve_port(handler.get("port"), container)
+    port = handler.get("port")
+    if type(port) is not int:  # a name or a numeric string (an int is the common case)
+        port = _resolve_port(port, container)
     if port is None or handler.get("host") or port == status_port or not is_captured(port):
         return None
     entry: dict[str, Any] = {action: _original(action, handler, port)}
