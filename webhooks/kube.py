@@ -47,15 +47,23 @@ class Conflict(KubeError):
 
 
 def connect(kubeconfig: Path | None = None) -> client.ApiClient:
-    """A client from `kubeconfig`, else the in-cluster service account, else ~/.kube/config."""
+    """A client from `kubeconfig`, else the in-cluster service account, else ~/.kube/config.
+
+    Raises KubeError (status 0, reason "NoCredentials") saying which source failed and why."""
     configuration = client.Configuration()
-    if kubeconfig is not None:
-        config.load_kube_config(str(kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    source = str(kubeconfig) if kubeconfig is not None else "in-cluster config or ~/.kube/config"
+    try:
+        if kubeconfig is not None:
+            config.load_kube_config(str(kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except Exception as error:  # the loader raises YAML, OS, key and its own errors alike
+        detail = " ".join(str(error).split())  # one line: YAML errors span several
+        message = f"cannot load Kubernetes credentials from {source}: {detail}"
+        raise KubeError(0, "NoCredentials", message) from None
     configuration.retries = 1  # our loops retry with backoff; urllib3 must not hide outages
     return client.ApiClient(configuration)
 

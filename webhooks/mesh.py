@@ -87,3 +87,7 @@ CANONICAL_REVISION_LABEL: Final = "service.istio.io/canonical-revision"
 DEFAULT_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-container"
 DEFAULT_LOGS_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-logs-container"
 PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
+
+# Validation and the certificates' self-test: the validating webhook denies any object carrying
+# this annotation, so a dry-run create of one proves the apiserver reaches the webhook.
+ALWAYS_REJECT_ANNOTATION: Final = "internal.istio.io/webhook-always-reject"

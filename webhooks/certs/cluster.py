@@ -51,7 +51,7 @@ class ClusterCerts:
                 name,
                 self.current_ca,
                 self.refresh_ca,
-                self._failure_policy if kind == kube.VALIDATING else _none,
+                self._failure_policy if kind == kube.VALIDATING else None,
             )
             for kind, name in (
                 (kube.MUTATING, settings.mutating_config),
@@ -90,7 +90,8 @@ class ClusterCerts:
             for r in self.reconcilers
         ]
         if self.settings.validating_config and self.settings.fail_closed:
-            jobs.append(self._self_test())
+            namespace = self.settings.namespace
+            jobs.append(selftest.keep_testing(self.client, namespace, self.ready, self._passed))
         return jobs
 
     async def _keep_ca(self) -> None:
@@ -99,34 +100,20 @@ class ClusterCerts:
             try:
                 await self.refresh_ca()
                 failures, pause = 0, retry.jittered(self.settings.ca_check_seconds)
-            except (kube.KubeError, secret.UnusableCASecret) as error:
+            except Exception as error:  # this loop must outlive any single failure
                 failures += 1
                 pause = retry.backoff(failures, first=0.5)
                 logger.error(
                     "no usable CA",
                     extra={"secret": self.store.where, "error": str(error), "retry_in_s": pause},
+                    # API errors and a bad Secret are expected and said in one line; not others
+                    exc_info=not isinstance(error, (kube.KubeError, secret.UnusableCASecret)),
                 )
             await asyncio.sleep(pause)
 
-    async def _self_test(self) -> None:
-        """Once ready, dry-run the always-reject Gateway until it is denied; then fail closed."""
-        failures = 0
-        while True:
-            if self.ready():
-                verdict = await asyncio.to_thread(
-                    selftest.run, self.client, self.settings.namespace
-                )
-                metrics.SELF_TEST_RUNS.labels("passed" if verdict.passed else "failed").inc()
-                logger.info("self-test", extra={"passed": verdict.passed, "detail": verdict.detail})
-                if verdict.passed:
-                    self.fail_closed = True
-                    metrics.FAIL_CLOSED.set(1)
-                    for reconciler in self.reconcilers:
-                        reconciler.wake.set()
-                    return
-                failures += 1
-            await asyncio.sleep(retry.backoff(failures + 1, first=0.5, ceiling=60.0))
-
-
-def _none() -> str | None:
-    return None
+    def _passed(self) -> None:
+        """The self-test proved the webhook path: want failurePolicy Fail from now on."""
+        self.fail_closed = True
+        metrics.FAIL_CLOSED.set(1)
+        for reconciler in self.reconcilers:
+            reconciler.wake.set()

@@ -37,7 +37,8 @@ class KeyPair:
         )
 
 
-def _now() -> datetime.datetime:
+def utc_now() -> datetime.datetime:
+    """The wall clock, timezone-aware: the default clock of every certificate decision."""
     return datetime.datetime.now(datetime.UTC)
 
 
@@ -46,15 +47,20 @@ def new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def create_ca(
-    common_name: str,
+    subject: str | x509.Name,
     key: ec.EllipticCurvePrivateKey | None = None,
     validity: datetime.timedelta = CA_VALIDITY,
     now: datetime.datetime | None = None,
 ) -> KeyPair:
-    """A self-signed CA. Passing the old key renews it so that old and new chains both verify."""
+    """A self-signed CA named `subject` (a common name or a whole Name). Renewing with the old
+    key and the old subject keeps old and new chains both verifying."""
     key = key or new_key()
-    start = (now or _now()) - BACKDATE
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    start = (now or utc_now()) - BACKDATE
+    name = (
+        subject
+        if isinstance(subject, x509.Name)
+        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    )
     public_key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -105,7 +111,7 @@ def issue_serving_cert(
     if not hosts:
         raise ValueError("a serving certificate needs at least one host name")
     key = new_key()
-    now = now or _now()
+    now = now or utc_now()
     start = now - BACKDATE  # the backdate is skew tolerance: the validity still counts from now
     end = min(now + validity, ca.cert.not_valid_after_utc)
     ca_key_id = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value

@@ -36,7 +36,7 @@ def _usable(paths: LocalCertPaths, now: datetime.datetime) -> bool:
 def ensure(directory: Path) -> LocalCertPaths:
     """Reuse the certificates in `directory` if they are valid, else write a fresh set."""
     paths = LocalCertPaths(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
-    now = datetime.datetime.now(datetime.UTC)
+    now = issuing.utc_now()
     if _usable(paths, now):
         return paths
     directory.mkdir(parents=True, exist_ok=True)

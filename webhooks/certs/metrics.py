@@ -28,7 +28,7 @@ CABUNDLE_IN_SYNC = Gauge(
 )
 SELF_TEST_RUNS = Counter(
     "webhook_self_test_runs_total",
-    "Dry-run self-tests before failurePolicy Fail, by outcome: passed, failed.",
+    "Dry-run self-tests before failurePolicy Fail, by outcome: passed, failed, error.",
     ["outcome"],
 )
 FAIL_CLOSED = Gauge(

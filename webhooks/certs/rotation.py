@@ -8,7 +8,7 @@ import datetime
 import logging
 from collections.abc import Callable, Sequence
 
-from webhooks.certs import issuing, metrics
+from webhooks.certs import issuing, metrics, retry
 from webhooks.server.tls import ReloadableTLS
 
 logger = logging.getLogger(__name__)
@@ -23,10 +23,6 @@ def service_hosts(service: str, namespace: str, extra: Sequence[str] = ()) -> li
     return [*base, f"{service}.{namespace}.svc.cluster.local", *extra]
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class ServingCertRotator:
     """Signs and loads the serving pair. Call its methods on the event-loop thread only."""
 
@@ -35,7 +31,7 @@ class ServingCertRotator:
         tls: ReloadableTLS,
         hosts: Sequence[str],
         validity: datetime.timedelta = issuing.SERVING_VALIDITY,
-        clock: Callable[[], datetime.datetime] = _now,
+        clock: Callable[[], datetime.datetime] = issuing.utc_now,
     ) -> None:
         self.tls, self.hosts, self.validity, self.clock = tls, list(hosts), validity, clock
         self.ca: issuing.KeyPair | None = None
@@ -45,22 +41,20 @@ class ServingCertRotator:
         """Sign with `ca` from now on; re-sign at once if it is a different certificate."""
         if self.ca is not None and self.ca.cert == ca.cert:
             return
-        reason = "initial" if self.ca is None else "ca_changed"
-        self.ca = ca
-        self._issue(reason)
+        self._issue(ca, "initial" if self.ca is None else "ca_changed")
 
     def check(self) -> bool:
         """Renew if a third or less of the current certificate's life is left."""
         if self.ca is None or self.renew_at is None or self.clock() < self.renew_at:
             return False
-        self._issue("expiring")
+        self._issue(self.ca, "expiring")
         return True
 
-    def _issue(self, reason: str) -> None:
-        assert self.ca is not None
+    def _issue(self, ca: issuing.KeyPair, reason: str) -> None:
         now = self.clock()
-        pair = issuing.issue_serving_cert(self.ca, self.hosts, self.validity, now)
+        pair = issuing.issue_serving_cert(ca, self.hosts, self.validity, now)
         self.tls.load_pem(pair.cert_pem, pair.key_pem)
+        self.ca = ca  # only once loaded: a failed load is retried by the next use_ca
         # Life counts from issuance: the 5-minute backdate is skew tolerance, not lifetime.
         self.renew_at = now + (pair.cert.not_valid_after_utc - now) * (1 - RENEW_WITH_LEFT)
         metrics.SERVING_ROTATIONS.labels(reason).inc()
@@ -71,11 +65,20 @@ class ServingCertRotator:
 
 
 async def keep_fresh(rotator: ServingCertRotator, interval: float = CHECK_SECONDS) -> None:
+    """Check every `interval`; after a failure retry sooner (backoff up to `interval`), forever."""
+    failures = 0
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(
+            min(interval, retry.backoff(failures, first=1.0)) if failures else interval
+        )
         try:
             rotator.check()
-        except ValueError as error:  # refused by the scratch context: keep serving the old pair
+            failures = 0
+        except Exception as error:  # this loop must outlive any single failure
+            failures += 1
             logger.error(
-                "could not load a renewed serving certificate", extra={"error": str(error)}
+                "could not renew the serving certificate; still serving the current one",
+                extra={"error": str(error), "failures": failures},
+                # a pair the TLS context refused (ValueError) is expected; anything else is a bug
+                exc_info=not isinstance(error, ValueError),
             )

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from webhooks import kube
 from webhooks.certs import issuing, metrics
@@ -59,11 +58,6 @@ def needs_renewal(cert: x509.Certificate, now: datetime.datetime) -> bool:
     return cert.not_valid_after_utc - now < life * RENEW_BELOW
 
 
-def common_name(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
-
-
 def secret_body(name: str, pair: issuing.KeyPair, previous: kube.Object | None) -> kube.Object:
     """The Secret holding `pair`; an update of `previous` keeps its type and resourceVersion."""
     metadata: kube.Object = {
@@ -87,10 +81,6 @@ def secret_body(name: str, pair: issuing.KeyPair, previous: kube.Object | None) 
     }
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class CAStore:
     """This replica's view of the CA Secret. `sync` is blocking; call it from a thread."""
 
@@ -99,7 +89,7 @@ class CAStore:
         client: kube.Kube,
         namespace: str,
         name: str,
-        clock: Callable[[], datetime.datetime] = _now,
+        clock: Callable[[], datetime.datetime] = issuing.utc_now,
     ) -> None:
         self.client, self.namespace, self.name, self.clock = client, namespace, name, clock
         self.current: StoredCA | None = None
@@ -163,7 +153,7 @@ class CAStore:
 
     def _renew(self, secret: kube.Object, old: issuing.KeyPair) -> tuple[StoredCA, str]:
         now = self.clock()
-        pair = issuing.create_ca(common_name(old.cert), key=old.key, now=now)
+        pair = issuing.create_ca(old.cert.subject, key=old.key, now=now)
         logger.warning(
             "renewing the CA with the same key and subject",
             extra={

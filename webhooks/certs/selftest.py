@@ -5,14 +5,17 @@ A server-side dry-run create of a Gateway carrying the always-reject annotation 
 with the caBundle. Until then the validating configuration stays at failurePolicy Ignore.
 """
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webhooks import kube
+from webhooks.certs import metrics, retry
+from webhooks.mesh import ALWAYS_REJECT_ANNOTATION
 
 logger = logging.getLogger(__name__)
 
-ALWAYS_REJECT_ANNOTATION = "internal.istio.io/webhook-always-reject"
 DENIED = "denied the request"
 GROUP, VERSION, PLURAL = "networking.istio.io", "v1beta1", "gateways"
 NAME = "mesh-webhooks-self-test"
@@ -63,3 +66,28 @@ def run(client: kube.Kube, namespace: str) -> Verdict:
     except kube.KubeError as error:
         return judge(error)
     return judge(None)
+
+
+async def keep_testing(
+    client: kube.Kube, namespace: str, ready: Callable[[], bool], on_pass: Callable[[], None]
+) -> None:
+    """Once `ready()`, dry-run the always-reject Gateway until it is denied, then `on_pass()`.
+
+    Survives any error (logged, retried with backoff): a dead self-test would leave the webhook
+    failing open forever while the pod looks healthy."""
+    failures = 0
+    while True:
+        try:
+            if ready():
+                verdict = await asyncio.to_thread(run, client, namespace)
+                metrics.SELF_TEST_RUNS.labels("passed" if verdict.passed else "failed").inc()
+                logger.info("self-test", extra={"passed": verdict.passed, "detail": verdict.detail})
+                if verdict.passed:
+                    on_pass()
+                    return
+                failures += 1
+        except Exception as error:  # unexpected (e.g. an unparsable reply): log it and go on
+            failures += 1
+            metrics.SELF_TEST_RUNS.labels("error").inc()
+            logger.error("self-test raised", extra={"error": str(error)}, exc_info=True)
+        await asyncio.sleep(retry.backoff(failures + 1, first=0.5, ceiling=60.0))

@@ -3,14 +3,19 @@
 import argparse
 import dataclasses
 import datetime
+import logging
 import os
 import re
 from pathlib import Path
 
+from webhooks import kube
 from webhooks.certs.cluster import ClusterSettings
+from webhooks.certs.failclosed import FailClosedSettings
 from webhooks.inject.config import ConfigError
 from webhooks.server import main
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
+
+logger = logging.getLogger(__name__)
 
 CERT_MODES = ("self", "cert-manager", "external")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -58,7 +63,8 @@ def _configure_cluster(parser: argparse.ArgumentParser) -> None:
         "--cert-mode",
         choices=CERT_MODES,
         help="self: CA Secret + in-memory serving cert + caBundle reconciliation (default in a "
-        "cluster); cert-manager/external: serve --tls-cert-file/--tls-key-file only",
+        "cluster); cert-manager/external: serve --tls-cert-file/--tls-key-file (and, given "
+        "--validating-webhook-config, run the self-test and flip its failurePolicy to Fail)",
     )
     cluster.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE"))
     cluster.add_argument("--service", help="the webhook Service (serving certificate names)")
@@ -111,10 +117,38 @@ def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
     )
 
 
+def _fail_closed_settings(args: argparse.Namespace) -> FailClosedSettings | None:
+    """File modes fail closed like self mode when a validating configuration is named and a
+    cluster is reachable; the caBundle stays cainjector's or the user's."""
+    if not args.validating_webhook_config or not args.fail_closed:
+        return None
+    if args.kubeconfig is None and "KUBERNETES_SERVICE_HOST" not in os.environ:
+        logger.warning(
+            "no --kubeconfig and not in a pod: no self-test, failurePolicy stays as installed",
+            extra={"configuration": args.validating_webhook_config},
+        )
+        return None
+    if not args.namespace:
+        raise SystemExit(
+            "serve: the self-test before failurePolicy Fail needs --namespace (or POD_NAMESPACE);"
+            " or pass --no-fail-closed"
+        )
+    return FailClosedSettings(
+        namespace=args.namespace,
+        validating_config=args.validating_webhook_config,
+        kubeconfig=args.kubeconfig,
+        poll_seconds=args.cabundle_poll_seconds,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _serve(args)
     except ConfigError as error:
+        raise SystemExit(f"serve: {error}") from None
+    except kube.KubeError as error:  # e.g. a kubeconfig that cannot be loaded
+        raise SystemExit(f"serve: {error.message}") from None
+    except main.BackgroundTaskDied as error:  # logged in full already; exit non-zero
         raise SystemExit(f"serve: {error}") from None
 
 
@@ -142,5 +176,6 @@ def _serve(args: argparse.Namespace) -> int:
             "serve: --cert-mode cert-manager/external needs --tls-cert-file and "
             "--tls-key-file (the mounted Secret)"
         )
+    settings = dataclasses.replace(settings, fail_closed=_fail_closed_settings(args))
     main.run_on_uvloop(main.serve_files(settings))
     return 0

@@ -19,6 +19,7 @@ from webhooks import kube
 from webhooks.admission.review import AdmissionHandler
 from webhooks.certs import local as local_certs
 from webhooks.certs.cluster import ClusterCerts, ClusterSettings
+from webhooks.certs.failclosed import FailClosed, FailClosedSettings
 from webhooks.inject import config as injection, handler as inject_handler
 from webhooks.server import metrics
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES, ErrorHook, create_app
@@ -40,6 +41,7 @@ class ServerSettings:
     native_sidecars: injection.NativeMode | None = None  # overrides the config's mode
     kubeconfig: Path | None = None  # to learn the cluster version outside self mode
     cluster: ClusterSettings | None = None  # self-managed TLS (`--cert-mode self`)
+    fail_closed: FailClosedSettings | None = None  # file modes: self-test, then failurePolicy Fail
 
 
 @dataclass(frozen=True)
@@ -135,17 +137,48 @@ def run_on_uvloop(job: Coroutine[Any, Any, None]) -> None:
         runner.run(job)
 
 
+class BackgroundTaskDied(Exception):
+    """A background task failed while serving; the server was stopped so the pod restarts."""
+
+
 async def run_server(server: uvicorn.Server, background: list[Coroutine[Any, Any, None]]) -> None:
-    """Serve until uvicorn is told to stop (SIGTERM/SIGINT), then cancel background work."""
-    tasks = [asyncio.ensure_future(job) for job in background]
+    """Serve until uvicorn is told to stop (SIGTERM/SIGINT), then cancel background work.
+
+    A task that raises (or is cancelled by someone else) stops the server and this raises
+    BackgroundTaskDied: a restarted pod beats one that stays Ready while, say, its certificate
+    is never renewed again. A task that returns has finished its job (the self-test does)."""
+    died: list[str] = []
+    stopping = False
+
+    def supervise(task: asyncio.Task[None]) -> None:
+        if stopping or (not task.cancelled() and task.exception() is None):
+            return
+        error = None if task.cancelled() else task.exception()
+        name = task.get_name()
+        died.append(f"{name} ({'cancelled' if error is None else repr(error)})")
+        logger.error(
+            "background task died; stopping the server so the pod restarts",
+            extra={"task": name},
+            exc_info=error,
+        )
+        server.should_exit = True
+
+    tasks = [
+        asyncio.create_task(job, name=getattr(job, "__qualname__", None)) for job in background
+    ]
+    for task in tasks:
+        task.add_done_callback(supervise)
     try:
         await server.serve()
     finally:
+        stopping = True
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+    if died:
+        raise BackgroundTaskDied(f"background task died: {', '.join(died)}")
 
 
 async def serve_files(
@@ -165,7 +198,16 @@ async def serve_files(
     admission.handlers.update(extra_handlers or {})
     server = build_server(settings, tls, lambda: tls.loaded, admission)
     watcher = watch_files(tls, settings.cert_file, settings.key_file, settings.cert_poll_seconds)
-    await run_server(server, [watcher, *admission.background])
+    client = None
+    background = [watcher, *admission.background]
+    if settings.fail_closed is not None:  # raises KubeError if the credentials cannot be loaded
+        client = kube.Kube(kube.connect(settings.fail_closed.kubeconfig))
+        background += FailClosed(settings.fail_closed, client, lambda: tls.loaded).background()
+    try:
+        await run_server(server, background)
+    finally:
+        if client is not None:
+            client.close()
 
 
 async def serve_cluster(settings: ServerSettings) -> None:

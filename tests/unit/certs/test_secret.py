@@ -109,7 +109,7 @@ def test_renewal_reuses_key_and_subject_so_old_and_new_chains_both_verify(
     assert verifies(new_leaf.cert, old.cert, late)
     assert verifies(new_leaf.cert, new.cert, late)
     # and a CA with a fresh key under the same name would not do: the test can fail
-    stranger = issuing.create_ca(secret.common_name(old.cert), now=NOW)
+    stranger = issuing.create_ca(old.cert.subject, now=NOW)
     assert not verifies(new_leaf.cert, stranger.cert, late)
 
 
@@ -118,7 +118,7 @@ def test_a_renewal_race_is_settled_by_resource_version(
 ) -> None:
     old = store(client, NOW).sync()
     late = NOW + issuing.CA_VALIDITY * 0.9
-    others = issuing.create_ca(secret.common_name(old.cert), key=old.key, now=late)
+    others = issuing.create_ca(old.cert.subject, key=old.key, now=late)
 
     def other_replica_renews_first(api: FakeKubeAPI, call: Call) -> None:
         current = api.get("secrets", NAME, NS)
