@@ -46,11 +46,11 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def free_port_offset() -> int:
+def free_port_offset(more_ports: Sequence[int] = ()) -> int:
     """An offset that moves all of Envoy's and the agent's well-known ports to free ones."""
     for _ in range(50):
         offset = random.randrange(10000, 40000, 100)
-        if all(_port_free(p + offset) for p in mesh.RESERVED_PORTS):
+        if all(_port_free(p + offset) for p in (*mesh.RESERVED_PORTS, *more_ports)):
             return offset
     raise RuntimeError("no free port range for a sidecar")
 
@@ -107,8 +107,13 @@ class RunningAgent:
 
 
 def agent_command(
-    workdir: Path, offset: int, extra: Sequence[str] = (), drain: str = "2s"
+    workdir: Path,
+    offset: int,
+    extra: Sequence[str] = (),
+    drain: str = "2s",
+    concurrency: str | None = "1",
 ) -> list[str]:
+    """The agent's command line; concurrency None leaves it to PROXY_CONFIG."""
     return [
         sys.executable, "-m", "webhooks", "agent",
         "--envoy-binary", envoy_binary(),
@@ -117,7 +122,7 @@ def agent_command(
         "--bootstrap-dir", str(workdir / "bootstrap"),
         "--port-offset", str(offset),
         "--drain-duration", drain,
-        "--concurrency", "1",
+        *(("--concurrency", concurrency) if concurrency is not None else ()),
         *extra,
     ]  # fmt: skip
 
@@ -129,10 +134,12 @@ def running_agent(
     extra: Sequence[str] = (),
     drain: str = "2s",
     command: Sequence[str] | None = None,
+    status_port: int = mesh.STATUS_PORT,
+    concurrency: str | None = "1",
 ) -> Iterator[RunningAgent]:
-    offset = free_port_offset()
+    offset = free_port_offset([status_port])
     stdout, stderr = workdir / "agent.stdout", workdir / "agent.stderr"
-    argv = list(command or agent_command(workdir, offset, extra, drain))
+    argv = list(command or agent_command(workdir, offset, extra, drain, concurrency))
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
             argv, stdout=out, stderr=err, env={**os.environ, **env}, cwd=ROOT

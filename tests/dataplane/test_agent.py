@@ -1,6 +1,7 @@
 """The real agent and the real Envoy against a real local app: probes, metrics, drain, exit."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -68,7 +69,11 @@ def probers(ports: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pod_env(probes: dict[str, Any], metrics: dict[str, str] | None = None) -> dict[str, str]:
+def pod_env(
+    probes: dict[str, Any],
+    metrics: dict[str, str] | None = None,
+    proxy_config: dict[str, Any] | None = None,
+) -> dict[str, str]:
     env = {
         mesh.POD_NAME_ENV: "web-0",
         mesh.POD_NAMESPACE_ENV: "shop",
@@ -77,6 +82,8 @@ def pod_env(probes: dict[str, Any], metrics: dict[str, str] | None = None) -> di
     }
     if metrics is not None:
         env[mesh.PROMETHEUS_ANNOTATIONS_ENV] = json.dumps(metrics)
+    if proxy_config is not None:
+        env[mesh.PROXY_CONFIG_ENV] = json.dumps(proxy_config)
     return env
 
 
@@ -163,6 +170,57 @@ def test_failed_app_scrape_is_counted_not_fatal(tmp_path: Path, apps: dict[str, 
             assert status == 200
             assert f'mesh_agent_scrape_failures_total{{source="app"}} {expected}' in body.decode()
             assert "envoy_server_live" in body.decode()
+
+
+MOVED_STATUS_PORT = 15555  # status.sidecar.istio.io/port: 15555
+
+
+@pytest.fixture(scope="module")
+def moved_sidecar(
+    apps: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAgent]:
+    """A sidecar whose PROXY_CONFIG (as the injector writes it) moves the status port and asks
+    for Envoy's own concurrency; no flag overrides either."""
+    config = {"statusPort": MOVED_STATUS_PORT, "terminationDrainDuration": "2s", "concurrency": 0}
+    metrics = {"scrape": "true", "port": str(apps["http"]), "path": "/metrics"}
+    env = pod_env(probers(apps), metrics, config)
+    workdir = tmp_path_factory.mktemp("moved")
+    with running_agent(workdir, env, status_port=MOVED_STATUS_PORT, concurrency=None) as agent:
+        agent.wait_ready()  # /healthz/ready through Envoy's 15021, which must find the agent
+        yield agent
+
+
+def test_moved_status_port_serves_probes_and_readiness(moved_sidecar: RunningAgent) -> None:
+    assert moved_sidecar.get(MOVED_STATUS_PORT, "/app-health/web/readyz") == (200, b"ok\n")
+    assert moved_sidecar.get(MOVED_STATUS_PORT, "/app-health/web/livez")[0] == 500
+    assert moved_sidecar.get(MOVED_STATUS_PORT, "/app-health/tcp/readyz")[0] == 200
+    assert moved_sidecar.get(MOVED_STATUS_PORT, "/healthz/ready")[0] == 200
+    assert moved_sidecar.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 200
+    with pytest.raises(ConnectionRefusedError):
+        moved_sidecar.get(mesh.STATUS_PORT, "/healthz/ready")
+
+
+def test_moved_status_port_serves_merged_metrics(moved_sidecar: RunningAgent) -> None:
+    status, body = moved_sidecar.get(MOVED_STATUS_PORT, mesh.PROMETHEUS_MERGED_PATH)
+    text = body.decode()
+    assert status == 200
+    assert 'mesh_agent_scrape_failures_total{source="envoy"} 0' in text
+    assert 'envoy_server_live{mesh_workload="web-0"} 1' in text
+    assert "app_hits_total " in text
+
+
+def test_moved_status_port_is_in_the_rendered_bootstrap(moved_sidecar: RunningAgent) -> None:
+    status, body = moved_sidecar.get(mesh.ENVOY_ADMIN_PORT, "/clusters?format=json")
+    assert status == 200
+    (agent,) = [c for c in json.loads(body)["cluster_statuses"] if c["name"] == "agent"]
+    ports = [h["address"]["socket_address"]["port_value"] for h in agent["host_statuses"]]
+    assert ports == [moved_sidecar.port(MOVED_STATUS_PORT)]
+
+
+def test_concurrency_zero_runs_a_worker_per_core(moved_sidecar: RunningAgent) -> None:
+    status, body = moved_sidecar.get(mesh.ENVOY_ADMIN_PORT, "/server_info")
+    assert status == 200
+    assert json.loads(body)["command_line_options"]["concurrency"] == os.cpu_count()
 
 
 def inbound_overlay(listen_port: int, app_port: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webhooks import mesh
-from webhooks.proxy import bootstrap, status
+from webhooks.proxy import bootstrap, proxy_config, status
 from webhooks.proxy.envoy import EnvoyAdmin, EnvoyOptions, EnvoyProcess
 from webhooks.proxy.metrics import MetricsMerger, Target
 from webhooks.proxy.probes import AppProbe, AppProber
@@ -32,13 +32,18 @@ class AgentSettings:
     probes: dict[str, AppProbe] = field(default_factory=dict)
     scrape_targets: tuple[Target, ...] = ()
     port_offset: int = 0
+    status_port: int = mesh.STATUS_PORT  # PROXY_CONFIG statusPort: probes, metrics, readiness
     drain_seconds: float = 5.0
-    concurrency: int = 2
+    concurrency: int = proxy_config.DEFAULT_CONCURRENCY  # 0: Envoy's default, one per core
     log_level: str = "warning"
     component_log_level: str = ""
     config_yaml: str = ""
     app_host: str = "127.0.0.1"
     probe_source_ip: str = mesh.INBOUND_PASSTHROUGH_IP
+
+    def __post_init__(self) -> None:
+        proxy_config.check_status_port(self.status_port)
+        proxy_config.check_concurrency(self.concurrency)
 
     def port(self, well_known: int) -> int:
         return well_known + self.port_offset
@@ -57,10 +62,9 @@ class Agent:
     async def run(self) -> int:
         s = self.settings
         template = bootstrap.load_template(s.bootstrap_dir)
-        config_path = bootstrap.write_rendered(
-            bootstrap.render(template, s.pod, s.port_offset), s.workdir
-        )
-        server = await status.serve(self._routes(), "0.0.0.0", s.port(mesh.STATUS_PORT))
+        rendered = bootstrap.render(template, s.pod, s.port_offset, s.status_port)
+        config_path = bootstrap.write_rendered(rendered, s.workdir)
+        server = await status.serve(self._routes(), "0.0.0.0", s.port(s.status_port))
         self.envoy = EnvoyProcess(self._envoy_options(str(config_path)))
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
@@ -96,7 +100,7 @@ class Agent:
     def _routes(self) -> status.StatusRoutes:
         s = self.settings
         prober = AppProber(
-            s.probes, s.pod.ip or "127.0.0.1", s.probe_source_ip, s.port(mesh.STATUS_PORT)
+            s.probes, s.pod.ip or "127.0.0.1", s.probe_source_ip, s.port(s.status_port)
         )
         merger = MetricsMerger(s.port(mesh.ENVOY_PROMETHEUS_PORT), s.scrape_targets, s.app_host)
         return status.StatusRoutes(

@@ -5,44 +5,16 @@ so the same agent runs in a pod and in tests pointed at temp dirs and shifted po
 """
 
 import argparse
-import json
-import logging
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 
 from webhooks import mesh
-from webhooks.proxy import agent, bootstrap, metrics, probes
-
-logger = logging.getLogger(__name__)
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from a protobuf/Go duration ("5s", "1m30s", "250ms") or a bare number."""
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if not text or _DURATION_PART.sub("", text):
-        raise ValueError(f"{text!r} is not a duration (e.g. 5s, 1m30s)")
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-
-
-def _proxy_config() -> dict[str, object]:
-    try:
-        config = json.loads(os.environ.get(mesh.PROXY_CONFIG_ENV) or "{}")
-    except ValueError:
-        logger.error("PROXY_CONFIG is not JSON; using defaults")
-        return {}
-    return config if isinstance(config, dict) else {}
+from webhooks.proxy import agent, bootstrap, metrics, probes, proxy_config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    proxy_config = _proxy_config()
     add = parser.add_argument
     add("action", nargs="?", choices=["run", "wait"], default="run", help="wait: until ready")
     add(
@@ -53,12 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--bootstrap-dir", type=Path, default=Path(mesh.BOOTSTRAP_DIR))
     add("--config-yaml-file", type=Path, help="additive Envoy overlay (--config-yaml)")
     add("--port-offset", type=int, default=0, help="shift every well-known port (tests)")
-    add("--concurrency", type=int, default=int(str(proxy_config.get("concurrency") or 2)))
-    add(
-        "--drain-duration",
-        default=str(proxy_config.get("terminationDrainDuration") or "5s"),
-        help="terminationDrainDuration",
-    )
+    # These three default to PROXY_CONFIG's fields, read in run() so that errors are reported.
+    add("--status-port", type=int, help="default: PROXY_CONFIG statusPort, else 15020")
+    add("--concurrency", type=int, help="default: PROXY_CONFIG concurrency, else 2 (0: per core)")
+    add("--drain-duration", help="default: PROXY_CONFIG terminationDrainDuration, else 5s")
     add("--proxy-log-level", default=os.environ.get(mesh.PROXY_LOG_LEVEL_ENV) or "warning")
     add("--proxy-component-log-level", default=os.environ.get(mesh.PROXY_COMPONENT_LOG_LEVEL_ENV))
     add("--app-host", default="127.0.0.1", help="where the app's metrics are scraped")
@@ -70,31 +40,44 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "wait":
         return _wait(args)
     try:
-        settings = _settings(args)
+        settings = settings_from(args)
     except (ValueError, OSError) as error:
         sys.stderr.write(f"mesh-webhooks agent: {error}\n")
         return 2
     return agent.run_agent(settings)
 
 
-def _settings(args: argparse.Namespace) -> agent.AgentSettings:
+def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
+    """The agent's settings: flags first, then the pod's env (PROXY_CONFIG and the injector's
+    JSON), then defaults. Raises ValueError naming what cannot be used."""
     env = os.environ
+    config = proxy_config.parse(env.get(mesh.PROXY_CONFIG_ENV, ""))
+    status_port = proxy_config.check_status_port(_override(args.status_port, config.status_port))
+    drain = config.drain_seconds
+    if args.drain_duration is not None:
+        drain = proxy_config.parse_duration(args.drain_duration)
+    targets = env.get(mesh.PROMETHEUS_ANNOTATIONS_ENV, "")
     return agent.AgentSettings(
         envoy_binary=args.envoy_binary,
         pod=bootstrap.read_pod_identity(env, args.podinfo_dir),
         workdir=args.workdir,
         bootstrap_dir=args.bootstrap_dir,
         probes=probes.parse_probers(env.get(mesh.APP_PROBERS_ENV, "")),
-        scrape_targets=metrics.parse_targets(env.get(mesh.PROMETHEUS_ANNOTATIONS_ENV, "")),
+        scrape_targets=metrics.parse_targets(targets, status_port),
         port_offset=args.port_offset,
-        drain_seconds=parse_duration(args.drain_duration),
-        concurrency=args.concurrency,
+        status_port=status_port,
+        drain_seconds=drain,
+        concurrency=_override(args.concurrency, config.concurrency),
         log_level=args.proxy_log_level,
         component_log_level=args.proxy_component_log_level or "",
         config_yaml=args.config_yaml_file.read_text() if args.config_yaml_file else "",
         app_host=args.app_host,
         probe_source_ip=args.probe_source_ip,
     )
+
+
+def _override(flag: int | None, configured: int) -> int:
+    return configured if flag is None else flag
 
 
 def _wait(args: argparse.Namespace) -> int:

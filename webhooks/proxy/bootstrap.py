@@ -115,8 +115,14 @@ def _as_mapping(document: object, source: str) -> dict[str, Any]:
     return document
 
 
-def render(template: Mapping[str, Any], pod: PodIdentity, port_offset: int = 0) -> dict[str, Any]:
-    """A copy of `template` carrying the pod's node identity and workload stats tag."""
+def render(
+    template: Mapping[str, Any],
+    pod: PodIdentity,
+    port_offset: int = 0,
+    status_port: int = mesh.STATUS_PORT,
+) -> dict[str, Any]:
+    """A copy of `template` for one pod: its node identity, its workload stats tag, and every
+    reference to the status port (the `agent` cluster behind 15021) moved to `status_port`."""
     config = copy.deepcopy(dict(template))
     node = config.setdefault("node", {})
     node["id"] = pod.node_id
@@ -134,22 +140,25 @@ def render(template: Mapping[str, Any], pod: PodIdentity, port_offset: int = 0) 
     for tag in config.get("stats_config", {}).get("stats_tags", []):
         if tag.get("tag_name") == "mesh_workload":
             tag["fixed_value"] = pod.workload_name
-    if port_offset:
-        _shift_ports(config, port_offset)
+    ports = {port: port + port_offset for port in WELL_KNOWN_PORTS}
+    ports[mesh.STATUS_PORT] = status_port + port_offset
+    if any(old != new for old, new in ports.items()):
+        _move_ports(config, ports)
     return config
 
 
-def _shift_ports(node: Any, offset: int) -> None:
-    """Move every well-known port by `offset` (tests run several sidecars on one host)."""
+def _move_ports(node: Any, ports: Mapping[int, int]) -> None:
+    """Replace well-known ports by the pod's: the status port, and an offset in tests (several
+    sidecars on one host)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("port_value", "destination_port") and value in WELL_KNOWN_PORTS:
-                node[key] = value + offset
+            if key in ("port_value", "destination_port") and isinstance(value, int):
+                node[key] = ports.get(value, value)
             else:
-                _shift_ports(value, offset)
+                _move_ports(value, ports)
     elif isinstance(node, list):
         for item in node:
-            _shift_ports(item, offset)
+            _move_ports(item, ports)
 
 
 def write_rendered(config: Mapping[str, Any], workdir: Path) -> Path:

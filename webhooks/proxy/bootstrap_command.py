@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from webhooks import mesh
-from webhooks.proxy import bootstrap
+from webhooks.proxy import bootstrap, proxy_config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path(mesh.BOOTSTRAP_DIR),
         help="a bootstrap.yaml here replaces the packaged one",
     )
+    parser.add_argument(
+        "--status-port", type=int, help="default: PROXY_CONFIG statusPort, else 15020"
+    )
     parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
 
 
@@ -31,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
         env[mesh.POD_NAME_ENV] = args.pod_name
     if args.namespace:
         env[mesh.POD_NAMESPACE_ENV] = args.namespace
+    try:
+        status_port = proxy_config.parse(env.get(mesh.PROXY_CONFIG_ENV, "")).status_port
+        if args.status_port is not None:
+            status_port = proxy_config.check_status_port(args.status_port)
+    except ValueError as error:
+        sys.stderr.write(f"mesh-webhooks bootstrap: {error}\n")
+        return 2
     pod = bootstrap.read_pod_identity(env, args.podinfo_dir)
-    config = bootstrap.render(bootstrap.load_template(args.override_dir), pod)
+    template = bootstrap.load_template(args.override_dir)
+    config = bootstrap.render(template, pod, status_port=status_port)
     if args.format == "json":
         sys.stdout.write(json.dumps(config, indent=2) + "\n")
     else:

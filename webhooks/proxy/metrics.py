@@ -32,8 +32,10 @@ class Target:
     path: str
 
 
-def parse_targets(text: str) -> tuple[Target, ...]:
-    """The app's scrape targets from the injector's JSON; none when scraping is off."""
+def parse_targets(text: str, status_port: int = mesh.STATUS_PORT) -> tuple[Target, ...]:
+    """The app's scrape targets from the injector's JSON; none when scraping is off.
+
+    The proxy's ports and the status port are refused: the agent would scrape itself."""
     if not text.strip():
         return ()
     try:
@@ -43,14 +45,14 @@ def parse_targets(text: str) -> tuple[Target, ...]:
     if not isinstance(config, dict) or str(config.get("scrape", "")).lower() == "false":
         return ()
     entries = config.get("targets") or [config]
-    return tuple(_target(entry) for entry in entries)
+    return tuple(_target(entry, status_port) for entry in entries)
 
 
-def _target(entry: Mapping[str, object]) -> Target:
+def _target(entry: Mapping[str, object], status_port: int) -> Target:
     port_text = str(entry.get("port") or "80")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: bad port {port_text!r}")
-    if int(port_text) in mesh.RESERVED_PORTS:
+    if int(port_text) in mesh.RESERVED_PORTS or int(port_text) == status_port:
         raise ScrapeConfigError(
             f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: port {port_text} is reserved for the proxy"
         )

@@ -120,3 +120,64 @@ def test_bootstrap_command_prints_yaml(tmp_path: Path, capsys: pytest.CaptureFix
     )  # fmt: skip
     assert code == 0
     assert json.loads(capsys.readouterr().out)["node"]["id"] == "p.ns"
+
+
+def _agent_cluster_port(config: dict[str, object]) -> int:
+    clusters = config["static_resources"]["clusters"]  # type: ignore[index]
+    (agent,) = [c for c in clusters if c["name"] == "agent"]
+    (endpoint,) = agent["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    port: int = endpoint["endpoint"]["address"]["socket_address"]["port_value"]
+    return port
+
+
+def _health_route_cluster(config: dict[str, object]) -> str:
+    listeners = config["static_resources"]["listeners"]  # type: ignore[index]
+    (health,) = [
+        listener
+        for listener in listeners
+        if listener["address"]["socket_address"]["port_value"] % 1000 == mesh.HEALTH_PORT % 1000
+    ]
+    manager = health["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    (ready,) = [r for r in routes if r["match"] == {"path": "/healthz/ready"}]
+    cluster: str = ready["route"]["cluster"]
+    return cluster
+
+
+@pytest.mark.parametrize(("offset", "status_port"), [(0, 15555), (1000, 15555), (0, 8081)])
+def test_status_port_is_rendered_per_pod(offset: int, status_port: int) -> None:
+    """15021's /healthz/ready goes to the agent: its cluster must follow the pod's status port;
+    nothing else moves, and no 15020 is left behind."""
+    template = bootstrap.packaged_template()
+    config = bootstrap.render(template, PodIdentity(), offset, status_port)
+    assert _health_route_cluster(config) == "agent"
+    assert _agent_cluster_port(config) == status_port + offset
+    envoy_ports = {p + offset for p in mesh.RESERVED_PORTS - {mesh.STATUS_PORT}}
+    assert _ports(config) == envoy_ports | {status_port + offset, 0}
+    assert _agent_cluster_port(template) == mesh.STATUS_PORT  # the template is left alone
+
+
+def test_status_port_follows_in_an_override(tmp_path: Path) -> None:
+    custom = bootstrap.packaged_template()
+    custom["static_resources"]["listeners"] = []
+    (tmp_path / "bootstrap.yaml").write_text(json.dumps(custom))
+    config = bootstrap.render(bootstrap.load_template(tmp_path), PodIdentity(), status_port=16021)
+    assert _agent_cluster_port(config) == 16021
+
+
+def _print_bootstrap(tmp_path: Path, *flags: str) -> int:
+    argv = ["bootstrap", "--podinfo-dir", str(tmp_path), "--override-dir", str(tmp_path)]
+    return cli.main([*argv, "--format", "json", *flags])
+
+
+def test_bootstrap_command_takes_the_status_port_from_proxy_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(mesh.PROXY_CONFIG_ENV, '{"statusPort":15555}')
+    assert _print_bootstrap(tmp_path) == 0
+    assert _agent_cluster_port(json.loads(capsys.readouterr().out)) == 15555
+    assert _print_bootstrap(tmp_path, "--status-port", "16000") == 0
+    assert _agent_cluster_port(json.loads(capsys.readouterr().out)) == 16000
+    monkeypatch.setenv(mesh.PROXY_CONFIG_ENV, '{"statusPort":15000}')
+    assert _print_bootstrap(tmp_path) == 2
+    assert "statusPort 15000 is reserved for Envoy" in capsys.readouterr().err

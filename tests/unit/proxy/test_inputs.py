@@ -1,10 +1,10 @@
-"""The agent's inputs from the injector: app probers, scrape targets, durations."""
+"""The agent's inputs from the injector: app probers and scrape targets."""
 
 import json
 
 import pytest
 
-from webhooks.proxy import agent_command, metrics, probes
+from webhooks.proxy import metrics, probes
 from webhooks.proxy.metrics import Target
 from webhooks.proxy.probes import AppProbe
 
@@ -72,15 +72,9 @@ def test_bad_scrape_config_is_refused(text: str, message: str) -> None:
         metrics.parse_targets(text)
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("5s", 5.0), ("1m30s", 90.0), ("250ms", 0.25), ("1.5s", 1.5), ("7", 7.0), ("1h", 3600.0)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert agent_command.parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "five", "5x", "s5"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a duration"):
-        agent_command.parse_duration(text)
+def test_scraping_the_status_port_is_refused_wherever_it_is() -> None:
+    """The agent serves the merged metrics there: scraping it would scrape itself."""
+    moved = '{"scrape":"true","port":"15555"}'
+    assert metrics.parse_targets(moved) == (Target(15555, "/metrics"),)
+    with pytest.raises(metrics.ScrapeConfigError, match="port 15555 is reserved"):
+        metrics.parse_targets(moved, status_port=15555)
