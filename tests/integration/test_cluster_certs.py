@@ -6,7 +6,9 @@ Secret and the two webhook configurations (url clientConfigs to the replicas' po
 
 import base64
 import datetime
+import json
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,9 +20,10 @@ from typing import IO
 import httpx
 import pytest
 from cryptography import x509
+from prometheus_client import parser
 
 from tests import servers
-from tests.fakes.kubeapi import Call, FakeKubeAPI, webhook_configuration
+from tests.fakes.kubeapi import ApiError, Call, FakeKubeAPI, webhook_configuration
 from webhooks import kube
 from webhooks.certs import issuing, secret
 
@@ -64,6 +67,18 @@ class Replica:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
+    def logged(self, message: str, **fields: object) -> list[dict[str, object]]:
+        """The JSON log lines with this message whose fields include `fields`."""
+        entries = []
+        for line in self.output().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("msg") == message and fields.items() <= entry.items():
+                entries.append(entry)
+        return entries
+
 
 @pytest.fixture
 def fake_api() -> Iterator[FakeKubeAPI]:
@@ -84,15 +99,16 @@ def start(fake_api: FakeKubeAPI, tmp_path: Path) -> Iterator[Callable[..., Repli
         url = f"https://127.0.0.1:{first_port}/{path}"
         fake_api.put(kind, webhook_configuration(kind, name, iter([(hook, url)])))
 
-    def launch(*extra: str) -> Replica:
+    def launch(*extra: str, self_mode: bool = True) -> Replica:
         port = first_port if not started else servers.free_port()
         command = [
             sys.executable, "-m", "webhooks", "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--namespace", NS, "--service", SERVICE,
-            "--kubeconfig", str(kubeconfig), "--extra-san", "127.0.0.1",
+            "--port", str(port), "--namespace", NS, "--kubeconfig", str(kubeconfig),
             "--mutating-webhook-config", MUTATING, "--validating-webhook-config", VALIDATING,
-            "--cabundle-poll-seconds", "0.3", "--ca-check-seconds", "1", *extra,
+            "--cabundle-poll-seconds", "0.3", *extra,
         ]  # fmt: skip
+        if self_mode:
+            command += ["--service", SERVICE, "--extra-san", "127.0.0.1", "--ca-check-seconds", "1"]
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed at teardown, after the process
         replica = Replica(
             subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), port, log
@@ -132,16 +148,20 @@ def wait_until(check: Callable[[], bool], what: str, replica: Replica, timeout: 
         time.sleep(0.05)
 
 
-def is_ready(fake_api: FakeKubeAPI, replica: Replica) -> bool:
-    ca = stored_ca(fake_api)
+def readyz(replica: Replica, ca: issuing.KeyPair | None) -> int | None:
+    """The status of /readyz over TLS verified with `ca`; None if there is no answer yet."""
     if ca is None:
-        return False
+        return None
     try:
         context = servers.client_context(ca.cert_pem)
         reply = httpx.get(f"https://127.0.0.1:{replica.port}/readyz", verify=context, timeout=2)
     except httpx.HTTPError:
-        return False
-    return reply.status_code == 200
+        return None
+    return reply.status_code
+
+
+def is_ready(fake_api: FakeKubeAPI, replica: Replica) -> bool:
+    return readyz(replica, stored_ca(fake_api)) == 200
 
 
 def bundles(fake_api: FakeKubeAPI) -> list[bytes]:
@@ -186,6 +206,9 @@ def test_a_blanked_ca_bundle_is_restored_within_seconds(
     wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
     configuration = fake_api.get(kube.VALIDATING, VALIDATING)
     assert configuration is not None
+    patched = {"configuration": f"{kube.VALIDATING}/{VALIDATING}", "fields": ["caBundle"]}
+    patches_before = len(replica.logged("patched webhook configuration", **patched))
+    assert patches_before >= 1  # the first patch at startup
     configuration["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(b"\n").decode()
     fake_api.put(kube.VALIDATING, configuration)
     blanked = time.monotonic()
@@ -193,7 +216,13 @@ def test_a_blanked_ca_bundle_is_restored_within_seconds(
     assert ca is not None
     wait_until(lambda: bundles(fake_api)[1] == ca.cert_pem, "caBundle restore", replica, 5)
     assert time.monotonic() - blanked < 5
-    assert "caBundle" in replica.output()
+    # the restore was this replica's patch of just the caBundle, logged as such
+    wait_until(
+        lambda: len(replica.logged("patched webhook configuration", **patched)) > patches_before,
+        "the log line of the restoring patch",
+        replica,
+        5,
+    )
 
 
 def test_an_expired_ca_found_at_start_is_renewed_and_served(
@@ -256,3 +285,167 @@ def test_serving_cert_rotation_under_load_fails_no_handshake(
     assert len(serials) >= 3, "the serving certificate did not rotate"
     assert len(outcomes) > 50
     assert [outcome for outcome in outcomes if outcome != 200] == []
+
+
+def test_readyz_is_503_while_a_bundle_lacks_the_ca_and_200_once_it_holds_it(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    def refuse_patches(api: FakeKubeAPI, call: Call) -> None:
+        if call.verb == "patch":
+            raise ApiError(503, "ServiceUnavailable", "patches refused by the test")
+
+    fake_api.before = refuse_patches
+    replica = start()
+    # serving with its certificate, but neither configuration trusts the CA yet
+    wait_until(lambda: readyz(replica, stored_ca(fake_api)) == 503, "a 503", replica)
+    time.sleep(1.0)  # several reconcile attempts, all refused
+    assert readyz(replica, stored_ca(fake_api)) == 503
+    assert bundles(fake_api) == [b"", b""]
+    fake_api.before = None
+    wait_until(lambda: is_ready(fake_api, replica), "readiness once patches land", replica)
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    assert bundles(fake_api) == [ca.cert_pem, ca.cert_pem]
+
+
+def serves_a_cert_from(replica: Replica, ca: issuing.KeyPair) -> bool:
+    try:
+        servers.peer_certificate(replica.port, ca.cert_pem)  # verifies the chain against `ca`
+    except ssl.SSLError:
+        return False
+    return True
+
+
+def test_a_ca_changed_in_the_secret_is_adopted_by_the_next_periodic_read(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    replica = start()
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    old = stored_ca(fake_api)
+    assert old is not None
+    current = fake_api.get("secrets", CA_SECRET, NS)
+    new = issuing.create_ca("a CA someone put in the Secret")
+    fake_api.put("secrets", secret.secret_body(CA_SECRET, new, current), NS)
+    assert not serves_a_cert_from(replica, new)
+    wait_until(lambda: serves_a_cert_from(replica, new), "a certificate from the new CA", replica)
+    assert not serves_a_cert_from(replica, old)
+    wait_until(lambda: bundles(fake_api) == [new.cert_pem] * 2, "both bundles", replica)
+    wait_until(lambda: is_ready(fake_api, replica), "readiness with the new CA", replica)
+    assert replica.logged("CA in use", how="adopted")
+
+
+def scrape(replica: Replica, ca: issuing.KeyPair) -> dict[tuple[str, frozenset[object]], float]:
+    context = servers.client_context(ca.cert_pem)
+    text = httpx.get(f"https://127.0.0.1:{replica.port}/metrics", verify=context, timeout=5).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in parser.text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def validating_policies(fake_api: FakeKubeAPI) -> list[str]:
+    configuration = fake_api.get(kube.VALIDATING, VALIDATING)
+    assert configuration is not None
+    return [webhook["failurePolicy"] for webhook in configuration["webhooks"]]
+
+
+def test_certificate_metrics_have_values_after_a_run(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica]
+) -> None:
+    replica = start()
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    wait_until(lambda: validating_policies(fake_api) == ["Fail"], "failurePolicy Fail", replica)
+    ca = stored_ca(fake_api)
+    assert ca is not None
+    served = servers.peer_certificate(replica.port, ca.cert_pem)
+    values = scrape(replica, ca)
+
+    def value(name: str, **labels: str) -> float | None:
+        return values.get((name, frozenset(labels.items())))
+
+    assert (
+        value("webhook_ca_cert_expiry_timestamp_seconds") == ca.cert.not_valid_after_utc.timestamp()
+    )
+    assert (
+        value("webhook_serving_cert_expiry_timestamp_seconds")
+        == served.not_valid_after_utc.timestamp()
+    )
+    assert value("webhook_ca_changes_total", reason="created") == 1
+    assert value("webhook_serving_cert_rotations_total", reason="initial") == 1
+    for configuration in (f"{kube.MUTATING}/{MUTATING}", f"{kube.VALIDATING}/{VALIDATING}"):
+        assert (
+            value("webhook_cabundle_patches_total", configuration=configuration, result="patched")
+            or 0
+        ) >= 1
+        assert value("webhook_cabundle_in_sync", configuration=configuration) == 1
+    # caBundle first, failurePolicy after the self-test: two patches of the validating one
+    validating = f"{kube.VALIDATING}/{VALIDATING}"
+    assert value("webhook_cabundle_patches_total", configuration=validating, result="patched") == 2
+    assert value("webhook_self_test_runs_total", outcome="passed") == 1
+    assert value("webhook_fail_closed") == 1
+
+
+def user_certificates(fake_api: FakeKubeAPI, directory: Path) -> tuple[issuing.KeyPair, Path, Path]:
+    """External mode: the user's CA in both caBundles and their serving pair in files."""
+    ca = issuing.create_ca("the user's CA")
+    cert, key = servers.write_pair(directory, issuing.issue_serving_cert(ca, ["127.0.0.1"]))
+    for kind, name in ((kube.MUTATING, MUTATING), (kube.VALIDATING, VALIDATING)):
+        configuration = fake_api.get(kind, name)
+        assert configuration is not None
+        for webhook in configuration["webhooks"]:
+            webhook["clientConfig"]["caBundle"] = base64.b64encode(ca.cert_pem).decode()
+        fake_api.put(kind, configuration)
+    return ca, cert, key
+
+
+# What file modes need: the self-test and the failurePolicy patch, nothing else.
+FILE_MODE_RBAC = {
+    ("validatingwebhookconfigurations", "get"),
+    ("validatingwebhookconfigurations", "patch"),
+    ("gateways", "create"),
+}
+
+
+def test_file_mode_fails_closed_after_the_self_test_and_leaves_the_bundles_alone(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica], tmp_path: Path
+) -> None:
+    ca, cert, key = user_certificates(fake_api, tmp_path)
+    files = ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+    replica = start("--cert-mode", "external", *files, self_mode=False)
+    assert validating_policies(fake_api) == ["Ignore"]
+    wait_until(lambda: validating_policies(fake_api) == ["Fail"], "failurePolicy Fail", replica)
+    assert readyz(replica, ca) == 200
+    assert bundles(fake_api) == [ca.cert_pem, ca.cert_pem]
+    assert {(call.resource, call.verb) for call in fake_api.calls} <= FILE_MODE_RBAC
+    assert all(call.name == VALIDATING for call in fake_api.calls if call.resource != "gateways")
+    assert all(call.dry_run for call in fake_api.calls if call.resource == "gateways")
+    assert replica.logged("self-test", passed=True)
+
+
+def test_file_mode_with_no_fail_closed_leaves_ignore(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica], tmp_path: Path
+) -> None:
+    ca, cert, key = user_certificates(fake_api, tmp_path)
+    files = ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+    replica = start("--cert-mode", "cert-manager", *files, "--no-fail-closed", self_mode=False)
+    wait_until(lambda: readyz(replica, ca) == 200, "readiness", replica)
+    time.sleep(1.5)  # many reconcile periods
+    assert validating_policies(fake_api) == ["Ignore"]
+    assert fake_api.calls == []
+
+
+def test_serve_with_an_unusable_kubeconfig_says_so_in_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "kubeconfig"
+    broken.write_text(": : not yaml [")
+    command = [sys.executable, "-m", "webhooks", "serve", "--kubeconfig", str(broken)]
+    done = subprocess.run(
+        [*command, "--namespace", NS, "--service", SERVICE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"serve: cannot load Kubernetes credentials from {broken}: ")

@@ -5,6 +5,7 @@ import datetime
 from collections.abc import Iterator
 
 import pytest
+from cryptography import x509
 from fastapi import FastAPI
 
 from tests import servers
@@ -143,3 +144,23 @@ def test_other_dry_run_errors_are_not_ready() -> None:
     error = kube.KubeError(500, "InternalError", 'failed calling webhook "x": connection refused')
     assert not selftest.judge(error).passed
     assert selftest.judge(kube.KubeError(400, "BadRequest", "does not support dry run")).passed
+
+
+class RecordingTLS(ReloadableTLS):
+    """The real TLS holder, remembering the certificates it was given."""
+
+    loaded_pems: list[bytes]
+
+    def load_pem(self, cert_pem: bytes, key_pem: bytes) -> None:
+        super().load_pem(cert_pem, key_pem)
+        self.loaded_pems = [*getattr(self, "loaded_pems", []), cert_pem]
+
+
+def test_the_serving_cert_is_backdated_five_minutes_and_valid_for_its_validity_from_now() -> None:
+    now = datetime.datetime(2030, 1, 1, 12, 0, tzinfo=datetime.UTC)
+    tls = RecordingTLS()
+    rotation.ServingCertRotator(tls, ["svc"], clock=lambda: now).use_ca(CA)
+    [pem] = tls.loaded_pems
+    served = x509.load_pem_x509_certificate(pem)
+    assert served.not_valid_before_utc == now - datetime.timedelta(minutes=5)
+    assert served.not_valid_after_utc == now + datetime.timedelta(days=30)
