@@ -44,19 +44,32 @@ def parse_targets(text: str, status_port: int = mesh.STATUS_PORT) -> tuple[Targe
         raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV} is not JSON: {error}") from None
     if not isinstance(config, dict) or str(config.get("scrape", "")).lower() == "false":
         return ()
-    entries = config.get("targets") or [config]
-    return tuple(_target(entry, status_port) for entry in entries)
+    entries = config.get("targets")
+    if not entries:  # one target: the annotations themselves
+        return (_target(config, "target", status_port),)
+    if not isinstance(entries, list):
+        raise _error(f"targets must be an array, not {entries!r}")
+    return tuple(_target(entry, f"targets[{i}]", status_port) for i, entry in enumerate(entries))
 
 
-def _target(entry: Mapping[str, object], status_port: int) -> Target:
-    port_text = str(entry.get("port") or "80")
+def _error(what: str) -> ScrapeConfigError:
+    return ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: {what}")
+
+
+def _target(entry: object, key: str, status_port: int) -> Target:
+    if not isinstance(entry, dict):
+        raise _error(f"{key} must be an object with port and path, not {entry!r}")
+    port, path = entry.get("port"), entry.get("path")
+    if isinstance(port, bool) or not isinstance(port, str | int | None):
+        raise _error(f"{key}: bad port {port!r}")
+    port_text = str(port or "80")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: bad port {port_text!r}")
+        raise _error(f"{key}: bad port {port_text!r}")
     if int(port_text) in mesh.RESERVED_PORTS or int(port_text) == status_port:
-        raise ScrapeConfigError(
-            f"{mesh.PROMETHEUS_ANNOTATIONS_ENV}: port {port_text} is reserved for the proxy"
-        )
-    path = str(entry.get("path") or "/metrics")
+        raise _error(f"{key}: port {port_text} is reserved for the proxy")
+    if not isinstance(path, str | None):
+        raise _error(f"{key}: path {path!r} is not a string")
+    path = path or "/metrics"
     return Target(int(port_text), path if path.startswith("/") else "/" + path)
 
 

@@ -9,6 +9,7 @@ import asyncio
 import http.client
 import json
 import logging
+import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,26 +64,71 @@ def parse_probers(text: str) -> dict[str, AppProbe]:
 
 def _probe(path: str, entry: Any) -> AppProbe:
     if not mesh.PROBE_PATH_PATTERN.match(path):
-        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path!r} is not an app probe path")
-    kinds = [k for k in _KINDS if isinstance(entry, dict) and k in entry]
+        raise _error(repr(path), "is not an app probe path")
+    if not isinstance(entry, dict):
+        raise _error(path, f"must be a JSON object, not {_json_type(entry)}")
+    kinds = [k for k in _KINDS if k in entry]
     if len(kinds) != 1:
-        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path} needs exactly one probe kind")
+        raise _error(path, "needs exactly one probe kind")
     kind = kinds[0]
-    action = entry[kind] or {}
+    action = entry[kind] if entry[kind] is not None else {}
+    if not isinstance(action, dict):
+        raise _error(path, f"{kind} must be a JSON object, not {_json_type(action)}")
     port = action.get("port")
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path} has no numeric port ({port!r})")
-    timeout = entry.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS
-    headers = tuple((h["name"], h["value"]) for h in action.get("httpHeaders") or [])
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise _error(path, f"has no numeric port ({port!r})")
     return AppProbe(
         kind=kind,
         port=port,
-        timeout=float(timeout),
-        path=action.get("path") or "/",
-        https=str(action.get("scheme", "")).upper() == "HTTPS",
-        headers=headers,
-        service=action.get("service") or "",
+        timeout=_timeout(path, entry.get("timeoutSeconds")),
+        path=_text(path, action, "path") or "/",
+        https=_text(path, action, "scheme").upper() == "HTTPS",
+        headers=_headers(path, action.get("httpHeaders")),
+        service=_text(path, action, "service"),
     )
+
+
+def _error(path: str, what: str) -> ProbeConfigError:
+    return ProbeConfigError(f"{mesh.APP_PROBERS_ENV}: {path} {what}")
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    return names.get(type(value), "null" if value is None else "a number")
+
+
+def _timeout(path: str, value: object) -> float:
+    if value is None or value == 0:  # unset: Kubernetes' default
+        return DEFAULT_TIMEOUT_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise _error(path, f"timeoutSeconds {value!r} is not a number of seconds")
+    return float(value)
+
+
+def _text(path: str, action: Mapping[str, object], key: str) -> str:
+    value = action.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _error(path, f"{key} {value!r} is not a string")
+    return value
+
+
+def _headers(path: str, headers: object) -> tuple[tuple[str, str], ...]:
+    if headers is None:
+        return ()
+    if not isinstance(headers, list):
+        raise _error(path, f"httpHeaders must be an array, not {_json_type(headers)}")
+    pairs = []
+    for index, header in enumerate(headers):
+        name = header.get("name") if isinstance(header, dict) else None
+        value = header.get("value", "") if isinstance(header, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(value, str):
+            raise _error(
+                path, f"httpHeaders[{index}] needs a string name and value, not {header!r}"
+            )
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """The agent's inputs from the injector: app probers and scrape targets."""
 
 import json
+from pathlib import Path
 
 import pytest
 
+from webhooks import cli
 from webhooks.proxy import metrics, probes
 from webhooks.proxy.metrics import Target
 from webhooks.proxy.probes import AppProbe
@@ -78,3 +80,116 @@ def test_scraping_the_status_port_is_refused_wherever_it_is() -> None:
     assert metrics.parse_targets(moved) == (Target(15555, "/metrics"),)
     with pytest.raises(metrics.ScrapeConfigError, match="port 15555 is reserved"):
         metrics.parse_targets(moved, status_port=15555)
+
+
+def _timed(timeout: str) -> str:
+    return (
+        f'{{"/app-health/web/readyz": {{"httpGet": {{"port": 80}}, "timeoutSeconds": {timeout}}}}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"/app-health/web/readyz": "x"}', "/app-health/web/readyz must be a JSON object"),
+        ('{"/app-health/web/readyz": {"httpGet": "x"}}', "httpGet must be a JSON object"),
+        ('{"/app-health/web/readyz": {"tcpSocket": [1]}}', "tcpSocket must be a JSON object"),
+        ('{"/app-health/web/readyz": {"httpGet": {"port": true}}}', "has no numeric port"),
+        (
+            '{"/app-health/web/readyz": {"httpGet": {"port": 80, "httpHeaders": [{"value": ""}]}}}',
+            r"/app-health/web/readyz httpHeaders\[0\] needs a string name and value",
+        ),
+        (
+            '{"/app-health/web/readyz": {"httpGet": {"port": 80, "httpHeaders": ["X-A: 1"]}}}',
+            r"httpHeaders\[0\] needs a string name",
+        ),
+        (
+            '{"/app-health/web/readyz": {"httpGet": {"port": 80, "httpHeaders": {"X-A": "1"}}}}',
+            "httpHeaders must be an array",
+        ),
+        (
+            _timed('"3s"'),
+            "/app-health/web/readyz timeoutSeconds '3s' is not a number of seconds",
+        ),
+        (
+            _timed("-1"),
+            "timeoutSeconds -1 is not a number",
+        ),
+        (
+            _timed("Infinity"),
+            "timeoutSeconds inf is not a number",
+        ),
+        (
+            '{"/app-health/web/readyz": {"httpGet": {"port": 80, "path": 5}}}',
+            "/app-health/web/readyz path 5 is not a string",
+        ),
+        (
+            '{"/app-health/web/readyz": {"grpc": {"port": 80, "service": 1}}}',
+            "service 1 is not a string",
+        ),
+    ],
+)
+def test_malformed_probers_name_the_entry(text: str, message: str) -> None:
+    with pytest.raises(probes.ProbeConfigError, match=f"^ISTIO_KUBE_APP_PROBERS: .*{message}"):
+        probes.parse_probers(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"targets": [8080]}', r"targets\[0\] must be an object with port and path"),
+        ('{"targets": [{"port": "8080"}, "x"]}', r"targets\[1\] must be an object"),
+        ('{"targets": "8080"}', "targets must be an array"),
+        ('{"targets": [{"port": [8080]}]}', r"targets\[0\]: bad port \[8080\]"),
+        ('{"targets": [{"port": "8080", "path": {}}]}', r"targets\[0\]: path \{\} is not a string"),
+        ('{"port": true}', "target: bad port True"),
+    ],
+)
+def test_malformed_scrape_targets_name_the_entry(text: str, message: str) -> None:
+    with pytest.raises(
+        metrics.ScrapeConfigError, match=f"^ISTIO_PROMETHEUS_ANNOTATIONS: {message}"
+    ):
+        metrics.parse_targets(text)
+
+
+def test_integer_scrape_ports_are_accepted() -> None:
+    assert metrics.parse_targets('{"targets": [{"port": 9100}]}') == (Target(9100, "/metrics"),)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"ISTIO_KUBE_APP_PROBERS": '{"/app-health/web/readyz": {"httpGet": "x"}}'},
+            "ISTIO_KUBE_APP_PROBERS: /app-health/web/readyz httpGet must be a JSON object",
+        ),
+        (
+            {
+                "ISTIO_KUBE_APP_PROBERS": json.dumps(
+                    {"/app-health/web/livez": {"tcpSocket": {"port": 1}, "timeoutSeconds": "x"}}
+                )
+            },
+            "ISTIO_KUBE_APP_PROBERS: /app-health/web/livez timeoutSeconds 'x' is not a number",
+        ),
+        (
+            {"ISTIO_PROMETHEUS_ANNOTATIONS": '{"targets": [1]}'},
+            "ISTIO_PROMETHEUS_ANNOTATIONS: targets[0] must be an object",
+        ),
+    ],
+)
+def test_agent_reports_malformed_input_in_one_line_and_exits_2(
+    env: dict[str, str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("ISTIO_KUBE_APP_PROBERS", "ISTIO_PROMETHEUS_ANNOTATIONS", "PROXY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["agent", "--envoy-binary", "/nonexistent/envoy", "--workdir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"mesh-webhooks agent: {message}"), err
+    assert err.count("\n") == 1, err
