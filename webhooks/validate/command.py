@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from webhooks.validate import registry, validator
+from webhooks.validate import kubeyaml, registry, validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -43,7 +43,8 @@ def _key(key: Any) -> str:
 
 
 def load_documents(text: str) -> list[Any]:
-    return [json_keys(document) for document in yaml.safe_load_all(text) if document is not None]
+    """The documents of a YAML stream as kubectl would send them (go-yaml's implicit types)."""
+    return [json_keys(document) for document in kubeyaml.load_all(text) if document is not None]
 
 
 def _files(source: str) -> Iterator[tuple[str, str]]:

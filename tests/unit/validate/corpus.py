@@ -8,8 +8,6 @@ from webhooks.validate.command import load_documents
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = (ROOT / "../shared/corpus/istio").resolve()
 CASES = Path(__file__).parent / "cases"
-# PyYAML (YAML 1.1) reads `[…, 001:db8::]` in a flow sequence as a map; Go's YAML reads a string.
-_PYYAML_FLOW_QUIRK = ("001:db8::]", '"001:db8::"]')
 
 CASE_KINDS = {
     "virtualservice": ("networking.istio.io/v1", "VirtualService"),
@@ -32,10 +30,7 @@ CASE_KINDS = {
 
 
 def read(path: Path) -> list[Any]:
-    text = path.read_text()
-    if _PYYAML_FLOW_QUIRK[0] in text:
-        text = text.replace(*_PYYAML_FLOW_QUIRK)
-    return load_documents(text)
+    return load_documents(path.read_text())
 
 
 def corpus_documents(pattern: str) -> list[tuple[str, dict[str, Any]]]:

@@ -75,4 +75,4 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_integer_map_keys_from_yaml_become_strings() -> None:
-    assert command.load_documents("a: {8080: x, true: y}") == [{"a": {"8080": "x", "true": "y"}}]
+    assert command.load_documents("a: {8080: x, true: z}") == [{"a": {"8080": "x", "true": "z"}}]
