@@ -4,7 +4,13 @@ import argparse
 import base64
 import datetime
 import os
+import socket
+import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from webhooks import kube
 from webhooks.certs import cabundle, issuing, rotation, secret
@@ -22,7 +28,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--kubeconfig", type=Path)
     check.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "istio-system"))
     check.add_argument("--service", default="mesh-webhooks")
-    check.add_argument("--ca-secret", help="default <service>-ca")
+    check.add_argument("--ca-secret", help="self mode's CA Secret (default <service>-ca)")
+    check.add_argument("--ca-file", type=Path, help="the CA to check against, from a PEM file")
+    check.add_argument(
+        "--tls-secret",
+        help="cert-manager/external: the serving Secret (its tls.crt; its ca.crt is the CA "
+        "unless --ca-file is given)",
+    )
+    check.add_argument(
+        "--server", help="https://HOST:PORT of a running server: report the certificate it serves"
+    )
     check.add_argument("--mutating-webhook-config", help="default <service>-sidecar-injector")
     check.add_argument("--validating-webhook-config", help="default <service>-validator")
 
@@ -43,7 +58,110 @@ def issue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: issuing.KeyPair) -> bool:
+def _expiry(cert: x509.Certificate, renew_below: float) -> tuple[str, bool]:
+    """`expires <date> (state)` and whether it is still valid."""
+    now = issuing.utc_now()
+    life = cert.not_valid_after_utc - cert.not_valid_before_utc
+    left = cert.not_valid_after_utc - now
+    state = "EXPIRED" if left <= datetime.timedelta(0) else "ok"
+    if state == "ok" and left < life * renew_below:
+        state = "renewal due"
+    return f"expires {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC ({state})", state != "EXPIRED"
+
+
+def _secret_key(client: kube.Kube, namespace: str, name: str, key: str) -> bytes:
+    stored = client.read_secret(namespace, name)
+    if stored is None:
+        raise ValueError(f"Secret {namespace}/{name}: NOT FOUND")
+    value = kube.decode_data(stored).get(key)
+    if not value:
+        raise ValueError(f"Secret {namespace}/{name}: has no {key}")
+    return value
+
+
+def _first_cert(pem: bytes, where: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificates(pem)[0]
+    except ValueError:
+        raise ValueError(f"{where}: UNUSABLE (no PEM certificate)") from None
+
+
+def _load_ca(client: kube.Kube, args: argparse.Namespace) -> tuple[str, x509.Certificate]:
+    """The CA and where it came from: --ca-file, else the --tls-secret's ca.crt, else the CA
+    Secret of self mode. Raises ValueError (one line) or KubeError."""
+    if args.ca_file is not None:
+        where = f"CA file {args.ca_file}"
+        try:
+            return where, _first_cert(args.ca_file.read_bytes(), where)
+        except OSError as error:
+            raise ValueError(f"{where}: {error.strerror}") from None
+    if args.tls_secret:
+        where = f"CA (ca.crt of Secret {args.namespace}/{args.tls_secret})"
+        pem = _secret_key(client, args.namespace, args.tls_secret, "ca.crt")
+        return where, _first_cert(pem, where)
+    name = args.ca_secret or f"{args.service}-ca"
+    where = f"CA Secret {args.namespace}/{name}"
+    stored = client.read_secret(args.namespace, name)
+    if stored is None:
+        raise ValueError(f"{where}: NOT FOUND")
+    try:
+        return where, secret.parse_ca(kube.decode_data(stored)).cert
+    except ValueError as bad:
+        raise ValueError(f"{where}: UNUSABLE ({bad})") from None
+
+
+def _served_certificate(address: str) -> x509.Certificate:
+    """The certificate a server presents (not verified here: we report on it)."""
+    parts = urlsplit(address if "://" in address else f"https://{address}")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    host = parts.hostname or "localhost"
+    with (
+        socket.create_connection((host, parts.port or 443), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    if der is None:
+        raise ValueError("no certificate presented")
+    return x509.load_der_x509_certificate(der)
+
+
+def _check_serving(client: kube.Kube, args: argparse.Namespace, ca: x509.Certificate) -> bool:
+    """Report the serving certificate(s) we can see: in --tls-secret and/or at --server."""
+    healthy = True
+    sources: list[tuple[str, str | None]] = []  # (what, address to connect to)
+    if args.tls_secret:
+        sources.append((f"Secret {args.namespace}/{args.tls_secret}", None))
+    if args.server:
+        sources.append((f"served at {args.server}", args.server))
+    for where, address in sources:
+        try:
+            if address is None:
+                pem = _secret_key(client, args.namespace, args.tls_secret, "tls.crt")
+                cert = _first_cert(pem, "tls.crt")
+            else:
+                cert = _served_certificate(address)
+        except (OSError, ValueError) as error:
+            print(f"serving certificate {where}: UNREADABLE ({error})")
+            healthy = False
+            continue
+        expiry, valid = _expiry(cert, rotation.RENEW_WITH_LEFT)
+        signed = _issued_by(cert, ca)
+        issuer = "issued by the CA" if signed else "NOT issued by the CA"
+        print(f"serving certificate {where}: {expiry}, {issuer}")
+        healthy = healthy and valid and signed
+    return healthy
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: x509.Certificate) -> bool:
     healthy = True
     for kind, name in (
         (kube.MUTATING, args.mutating_webhook_config or f"{args.service}-sidecar-injector"),
@@ -55,7 +173,7 @@ def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: issuing.KeyP
             healthy = False
             continue
         for webhook in configuration.get("webhooks") or []:
-            trusted = ca.cert in cabundle.bundle_certificates(webhook)
+            trusted = ca in cabundle.bundle_certificates(webhook)
             policy = webhook.get("failurePolicy", "Fail")
             verdict = "caBundle matches the CA" if trusted else "caBundle DOES NOT match the CA"
             print(f"{kind}/{name} webhook {webhook['name']}: {verdict}, failurePolicy {policy}")
@@ -64,28 +182,21 @@ def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: issuing.KeyP
 
 
 def check(args: argparse.Namespace) -> int:
-    client = kube.Kube(kube.connect(args.kubeconfig))
-    name = args.ca_secret or f"{args.service}-ca"
+    """Exit 0 only if the CA and serving certificate are valid and every caBundle holds the CA."""
     try:
-        stored = client.read_secret(args.namespace, name)
-        if stored is None:
-            print(f"CA Secret {args.namespace}/{name}: NOT FOUND")
-            return 1
-        try:
-            ca = secret.parse_ca(kube.decode_data(stored))
-        except ValueError as bad:
-            print(f"CA Secret {args.namespace}/{name}: UNUSABLE ({bad})")
-            return 1
-        now = datetime.datetime.now(datetime.UTC)
-        expired = ca.cert.not_valid_after_utc <= now
-        state = (
-            "EXPIRED" if expired else "renewal due" if secret.needs_renewal(ca.cert, now) else "ok"
-        )
-        print(
-            f"CA Secret {args.namespace}/{name}: expires {ca.cert.not_valid_after_utc:%Y-%m-%d}"
-            f" ({state})"
-        )
-        healthy = _check_bundles(client, args, ca) and not expired
+        client = kube.Kube(kube.connect(args.kubeconfig))
+    except kube.KubeError as error:
+        print(f"cannot check: {error.message}")
+        return 1
+    try:
+        where, ca = _load_ca(client, args)
+        expiry, valid = _expiry(ca, secret.RENEW_BELOW)
+        print(f"{where}: {expiry}")
+        serving = _check_serving(client, args, ca)
+        healthy = _check_bundles(client, args, ca) and serving and valid
+    except ValueError as problem:
+        print(problem)
+        return 1
     except kube.KubeError as error:
         print(f"cannot check: {error.message}")
         return 1

@@ -1,4 +1,5 @@
-"""`certs issue` writes a usable set; `certs check` tells a matching caBundle from a stale one."""
+"""`certs issue` writes a usable set; `certs check` reports the CA, the serving certificate and
+whether each caBundle holds the CA, in every mode."""
 
 import base64
 from pathlib import Path
@@ -6,9 +7,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from tests import servers
 from tests.fakes.kubeapi import FakeKubeAPI, webhook_configuration
 from webhooks import cli, kube
 from webhooks.certs import issuing, secret
+from webhooks.server.app import create_app
+from webhooks.server.tls import ReloadableTLS
 
 
 def test_issue_writes_a_chain_for_the_service_names(tmp_path: Path) -> None:
@@ -47,3 +51,76 @@ def test_check_reports_matching_and_stale_bundles(
     assert (
         "validatingwebhookconfigurations/mw-validator webhook hook.io: caBundle DOES NOT" in report
     )
+
+
+def install_bundles(fake_api: FakeKubeAPI, pem: bytes) -> None:
+    for kind, name in ((kube.MUTATING, "mw-sidecar-injector"), (kube.VALIDATING, "mw-validator")):
+        config = webhook_configuration(kind, name, iter([("hook.io", "https://x/")]))
+        config["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(pem).decode()
+        fake_api.put(kind, config)
+
+
+def check_argv(fake_api: FakeKubeAPI, tmp_path: Path, *extra: str) -> list[str]:
+    kubeconfig = fake_api.write_kubeconfig(tmp_path / "kubeconfig")
+    return ["certs", "check", "--kubeconfig", str(kubeconfig), "--namespace", "ns", *extra]
+
+
+def test_check_in_cert_manager_mode_reads_the_serving_secret(
+    fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = issuing.create_ca("cert-manager CA")
+    leaf = issuing.issue_serving_cert(ca, ["mw.ns.svc"])
+    data = {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem, "ca.crt": ca.cert_pem}
+    tls_secret = {"metadata": {"name": "mw-tls"}, "type": "kubernetes.io/tls"}
+    fake_api.put("secrets", {**tls_secret, "data": kube.encode_data(data)}, "ns")
+    install_bundles(fake_api, ca.cert_pem)
+    argv = check_argv(fake_api, tmp_path, "--service", "mw", "--tls-secret", "mw-tls")
+    assert cli.main(argv) == 0
+    report = capsys.readouterr().out
+    assert "CA (ca.crt of Secret ns/mw-tls): expires" in report
+    assert "serving certificate Secret ns/mw-tls: expires" in report
+    assert "(ok), issued by the CA" in report
+    assert report.count("caBundle matches the CA") == 2
+    # a Secret whose ca.crt is another CA: nothing matches any more
+    other = issuing.create_ca("someone else")
+    data["ca.crt"] = other.cert_pem
+    fake_api.put("secrets", {**tls_secret, "data": kube.encode_data(data)}, "ns")
+    assert cli.main(argv) == 1
+    report = capsys.readouterr().out
+    assert "NOT issued by the CA" in report
+    assert report.count("caBundle DOES NOT match the CA") == 2
+
+
+def test_check_reads_the_certificate_a_server_presents(
+    fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = issuing.create_ca("external CA")
+    (tmp_path / "ca.crt").write_bytes(ca.cert_pem)
+    install_bundles(fake_api, ca.cert_pem)
+    tls = ReloadableTLS()
+    leaf = issuing.issue_serving_cert(ca, ["127.0.0.1"])
+    tls.load_pem(leaf.cert_pem, leaf.key_pem)
+    app = create_app({}, lambda: True)
+    with servers.serve_app_in_thread(app, tls) as port:
+        argv = check_argv(
+            fake_api, tmp_path, "--service", "mw", "--ca-file", str(tmp_path / "ca.crt")
+        )
+        assert cli.main([*argv, "--server", f"https://127.0.0.1:{port}"]) == 0
+        report = capsys.readouterr().out
+        expires = f"{leaf.cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC (ok)"
+        assert (
+            f"serving certificate served at https://127.0.0.1:{port}: expires {expires}" in report
+        )
+        assert f"CA file {tmp_path / 'ca.crt'}: expires" in report
+
+
+def test_check_says_what_is_missing_in_one_line(
+    fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(check_argv(fake_api, tmp_path, "--service", "mw")) == 1
+    assert capsys.readouterr().out == "CA Secret ns/mw-ca: NOT FOUND\n"
+    broken = tmp_path / "broken"
+    broken.write_text(": : not yaml [")
+    assert cli.main(["certs", "check", "--kubeconfig", str(broken)]) == 1
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"cannot check: cannot load Kubernetes credentials from {broken}: ")
