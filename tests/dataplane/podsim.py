@@ -23,13 +23,16 @@ from webhooks import mesh
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def require_root_and_tools() -> None:
+def require_root_and_tools(
+    tools: Sequence[str] = ("ip", "iptables-restore", "setpriv"),
+    what: str = "the pod simulation needs root (network namespaces, iptables, setuid 1337)",
+) -> None:
     """Skip with the reason, or fail under CI=true where a skip would hide a missing test."""
     reason = None
     if os.geteuid() != 0:
-        reason = "the pod simulation needs root (network namespaces, iptables, setuid 1337)"
+        reason = what
     else:
-        missing = [t for t in ("ip", "iptables-restore", "setpriv") if shutil.which(t) is None]
+        missing = [t for t in tools if shutil.which(t) is None]
         if missing:
             reason = f"missing {', '.join(missing)}: run tests/dataplane/install-deps.sh"
     if reason:
@@ -38,8 +41,10 @@ def require_root_and_tools() -> None:
         pytest.skip(reason)
 
 
-def run(command: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=check)
+def run(
+    command: Sequence[str], check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=check, cwd=cwd)
 
 
 @dataclass

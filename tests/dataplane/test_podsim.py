@@ -16,6 +16,8 @@ from webhooks import mesh
 from webhooks.inject.config import default_config
 from webhooks.inject.pod import inject_pod
 
+pytestmark = pytest.mark.netns
+
 APP_PORT, TCP_PORT, PEER_PORT = 8080, 9000, 9090
 
 POD = {

@@ -156,10 +156,10 @@ def apply_rules(rules: str, restore: str = "iptables-restore") -> None:
     save = shutil.which(restore.replace("-restore", "-save"))
     if binary is None or save is None:
         raise CaptureError(f"{restore} / iptables-save not found: install the iptables package")
-    if os.geteuid() != 0 and not has_net_admin():
+    if not has_net_admin():  # root too: a container's root has only the capabilities it is given
         raise CaptureError(
-            "CAP_NET_ADMIN is missing: the init container needs securityContext.capabilities"
-            ".add [NET_ADMIN, NET_RAW] (or use the CNI plugin)"
+            "needs NET_ADMIN: run the init container with securityContext.capabilities.add "
+            "[NET_ADMIN, NET_RAW] (or use the CNI plugin)"
         )
     saved = _run([save, "-t", "nat"], "")
     removals = removal_of_existing(saved)
