@@ -28,6 +28,28 @@ _BAD_PROTOCOL = "supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, RED
 _OLD_TLS = frozenset({"TLSV1_0", "TLSV1_1"})
 
 
+CIPHER_SUITES = frozenset(
+    {
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-RSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-SHA",
+        "ECDHE-RSA-AES256-SHA",
+        "AES128-GCM-SHA256",
+        "AES256-GCM-SHA384",
+        "AES128-SHA",
+        "AES256-SHA",
+        "DES-CBC3-SHA",
+    }
+)
+"""The cipher suites Envoy (BoringSSL, without PSK) accepts in Gateway `cipherSuites`."""
+
+
 def validate(spec: Gateway, meta: Meta) -> Verdict:
     v = Verdict()
     if meta.name and not fields.is_dns1123_label(meta.name):
@@ -153,9 +175,18 @@ def check_tls_options(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
             "no longer include compatible ciphers.",
             path,
         )
-    duplicates = sorted({c for c in tls.cipher_suites if tls.cipher_suites.count(c) > 1})
+    invalid = sorted({c for c in tls.cipher_suites if not _is_valid_cipher(c)})
+    if invalid:
+        v.warn(f"ignoring invalid cipher suites: [{' '.join(invalid)}]", path)
+    valid = [c for c in tls.cipher_suites if _is_valid_cipher(c)]
+    duplicates = sorted({c for c in valid if valid.count(c) > 1})
     if duplicates:
         v.warn(f"ignoring duplicate cipher suites: [{' '.join(duplicates)}]", path)
+
+
+def _is_valid_cipher(name: str) -> bool:
+    """Istio's test: BoringSSL's names; "", "ALL" and expressions (`-x`, `+x`, `!x`) pass."""
+    return name in ("", "ALL") or not name[0].isalnum() or name in CIPHER_SUITES
 
 
 def _check_certificates(v: Verdict, tls: ServerTLSSettings, mode: str, path: str) -> None:

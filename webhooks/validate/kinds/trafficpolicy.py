@@ -5,6 +5,7 @@ from webhooks.validate.kinds.common import check_duration, check_port
 from webhooks.validate.models.destinationrule import (
     ClientTLSSettings,
     ConnectionPoolSettings,
+    Failover,
     LoadBalancerSettings,
     LocalityLoadBalancerSetting,
     OutlierDetection,
@@ -40,7 +41,11 @@ def _check_parts(v: Verdict, policy: TrafficPolicy | PortTrafficPolicy, path: st
     if policy.load_balancer is not None:
         _check_load_balancer(v, policy.load_balancer, f"{path}.loadBalancer")
         locality = policy.load_balancer.locality_lb_setting
-        failover = locality is not None and (locality.failover or locality.failover_priority)
+        zone_aware = policy.load_balancer.zone_aware_lb_setting
+        failover = any(
+            setting is not None and (setting.failover or setting.failover_priority)
+            for setting in (locality, zone_aware)
+        )
         if failover and policy.outlier_detection is None:
             v.warn("outlier detection policy must be provided for failover", path)
     if policy.connection_pool is not None:
@@ -159,6 +164,11 @@ def _check_load_balancer(v: Verdict, balancer: LoadBalancerSettings, path: str) 
     check_duration(v, balancer.warmup_duration_secs, f"{path}.warmupDurationSecs")
     if balancer.locality_lb_setting is not None:
         _check_locality(v, balancer.locality_lb_setting, f"{path}.localityLbSetting")
+        if balancer.zone_aware_lb_setting is not None:
+            v.error("only one of localityLbSetting and zoneAwareLbSetting can be set", path)
+    if balancer.zone_aware_lb_setting is not None:
+        # Istio checks the zone-aware failover list with the locality rules.
+        _check_failover(v, balancer.zone_aware_lb_setting.failover, f"{path}.zoneAwareLbSetting")
 
 
 def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str) -> None:
@@ -174,6 +184,11 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
                 "end",
                 where,
             )
+        for locality in (rule.from_, *rule.to):
+            if locality != "*" and "" in locality.split("/"):
+                v.error(
+                    f"locality {locality} must not contain empty region/zone/subzone info", where
+                )
         if rule.from_ in seen:
             v.error(f"locality {rule.from_} overlap with previous specified ones", where)
         seen.append(rule.from_)
@@ -182,14 +197,7 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
         total = sum(rule.to.values())
         if total != 100:
             v.error(f"total locality weight {total} != 100", where)
-    for failover in setting.failover:
-        where = f"{path}.failover"
-        if failover.from_ == failover.to:
-            v.error("locality lb failover settings must specify different regions", where)
-        if "/" in failover.from_ or "/" in failover.to:
-            v.error("locality lb failover only specify region", where)
-        if "*" in failover.from_ or "*" in failover.to:
-            v.error("locality lb failover region should not contain '*' wildcard", where)
+    _check_failover(v, setting.failover, path)
     if setting.failover and setting.failover_priority:
         for label in setting.failover_priority:
             if label == "topology.kubernetes.io/region":
@@ -198,6 +206,17 @@ def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str)
                     "'failover_priority'",
                     path,
                 )
+
+
+def _check_failover(v: Verdict, failovers: list[Failover], path: str) -> None:
+    for failover in failovers:
+        where = f"{path}.failover"
+        if failover.from_ == failover.to:
+            v.error("locality lb failover settings must specify different regions", where)
+        if "/" in failover.from_ or "/" in failover.to:
+            v.error("locality lb failover only specify region", where)
+        if "*" in failover.from_ or "*" in failover.to:
+            v.error("locality lb failover region should not contain '*' wildcard", where)
 
 
 def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str) -> None:

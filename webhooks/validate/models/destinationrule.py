@@ -65,6 +65,13 @@ class LocalityLoadBalancerSetting(Model):
     enabled: bool | None = None
 
 
+class ZoneAwareLoadBalancerSetting(Model):
+    enabled: bool | None = None
+    failover: list[Failover] = Field(default_factory=list)
+    failover_priority: list[str] = Field(default_factory=list)
+    min_cluster_size: UInt32 | None = None
+
+
 class WarmupConfiguration(Model):
     duration: Duration
     minimum_percent: float | None = None
@@ -80,6 +87,7 @@ class LoadBalancerSettings(Model):
     ) = None
     consistent_hash: ConsistentHashLB | None = None
     locality_lb_setting: LocalityLoadBalancerSetting | None = None
+    zone_aware_lb_setting: ZoneAwareLoadBalancerSetting | None = None
     warmup_duration_secs: Duration = ""
     warmup: WarmupConfiguration | None = None
 
