@@ -4,16 +4,15 @@ A bad value raises AnnotationError, which names the annotation and the value; th
 it into allowed:false. Every setting falls back to the InjectConfig default.
 """
 
-import ipaddress
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import yaml
 
-from webhooks.inject.config import InjectConfig, InterceptionMode, is_quantity
+from webhooks.inject import formats
+from webhooks.inject.config import InjectConfig
 
 PROXY_IMAGE = "sidecar.istio.io/proxyImage"
 PROXY_CPU = "sidecar.istio.io/proxyCPU"
@@ -48,9 +47,6 @@ RESOURCE_ANNOTATIONS = {
     PROXY_CPU_LIMIT: ("limits", "cpu"),
     PROXY_MEMORY_LIMIT: ("limits", "memory"),
 }
-ENVOY_LOG_LEVELS = frozenset(
-    {"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}
-)
 SUPPORTED_PROXY_CONFIG = (
     "holdApplicationUntilProxyStarts",
     "concurrency",
@@ -60,8 +56,6 @@ _TRUE, _FALSE = (
     frozenset({"1", "t", "T", "true", "TRUE", "True"}),
     frozenset({"0", "f", "F", "false", "FALSE", "False"}),
 )
-_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
-_INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 _T = TypeVar("_T")
 
 
@@ -114,71 +108,33 @@ def parse_bool(key: str, value: str) -> bool:
     raise AnnotationError(key, value, "want true or false")
 
 
+def _checked(check: Callable[[str], _T]) -> Callable[[str, str], _T]:
+    """A formats.py check as an annotation parser: its complaint names the annotation."""
+
+    def parse(key: str, value: str) -> _T:
+        try:
+            return check(value)
+        except ValueError as error:
+            raise AnnotationError(key, value, str(error)) from None
+
+    return parse
+
+
 def _int(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(key: str, value: str) -> int:
-        if not value.strip().isdigit() or not low <= int(value) <= high:
-            raise AnnotationError(key, value, f"want an integer from {low} to {high}")
-        return int(value)
-
-    return parse
+    return _checked(lambda value: formats.integer(value, low, high))
 
 
-def _port_list(star: bool) -> Callable[[str, str], str]:
-    def parse(key: str, value: str) -> str:
-        if star and value.strip() == "*":
-            return value.strip()
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            if not part.isdigit() or not 0 < int(part) < 65536:
-                raise AnnotationError(key, value, f"{part!r} is not a port (1-65535)")
-        return value
-
-    return parse
-
-
-def _cidr_list(star: bool) -> Callable[[str, str], str]:
-    def parse(key: str, value: str) -> str:
-        if star and value.strip() == "*":
-            return value.strip()
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            try:
-                ipaddress.ip_network(part, strict=False)
-            except ValueError:
-                raise AnnotationError(key, value, f"{part!r} is not a CIDR") from None
-        return value
-
-    return parse
-
-
-def _interfaces(key: str, value: str) -> str:
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        if not _INTERFACE.fullmatch(part):
-            raise AnnotationError(key, value, f"{part!r} is not an interface name")
-    return value
-
-
-def _mode(key: str, value: str) -> InterceptionMode:
-    if value not in ("REDIRECT", "TPROXY", "NONE"):
-        raise AnnotationError(key, value, "want REDIRECT, TPROXY or NONE")
-    return cast(InterceptionMode, value)
+_ports, _ports_or_star = _checked(formats.port_list), _checked(formats.port_list_or_star)
+_cidrs, _cidrs_or_star = _checked(formats.cidr_list), _checked(formats.cidr_list_or_star)
+_interfaces, _mode = _checked(formats.interfaces), _checked(formats.interception_mode)
+_log_level = _checked(formats.log_level)
+_component_log_level = _checked(formats.component_log_level)
+_status_port = _checked(lambda value: formats.status_port(formats.integer(value, 1, 65535)))
 
 
 def _quantity(key: str, value: str) -> str:
-    if not is_quantity(value):
+    if not formats.is_quantity(value):
         raise AnnotationError(key, value, "not a Kubernetes quantity (e.g. 100m, 128Mi)")
-    return value
-
-
-def _log_level(key: str, value: str) -> str:
-    if value not in ENVOY_LOG_LEVELS:
-        raise AnnotationError(key, value, f"want one of {', '.join(sorted(ENVOY_LOG_LEVELS))}")
-    return value
-
-
-def _component_log_level(key: str, value: str) -> str:
-    for part in value.split(","):
-        component, _, level = part.strip().partition(":")
-        if not component or level not in ENVOY_LOG_LEVELS:
-            raise AnnotationError(key, value, "want component:level[,component:level…]")
     return value
 
 
@@ -233,7 +189,7 @@ def _proxy_config(
             raise AnnotationError(PROXY_CONFIG, value, "concurrency: want an integer >= 0")
     if "terminationDrainDuration" in document:
         drain = document["terminationDrainDuration"]
-        if not isinstance(drain, str) or not _DURATION.fullmatch(drain):
+        if not isinstance(drain, str) or not formats.DURATION.fullmatch(drain):
             raise AnnotationError(PROXY_CONFIG, value, "terminationDrainDuration: want e.g. 5s")
     ignored = tuple(sorted(str(k) for k in document if k not in SUPPORTED_PROXY_CONFIG))
     return hold, concurrency, drain, ignored
@@ -298,31 +254,31 @@ def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native
     return Settings(
         native=_get(annotations, NATIVE_SIDECAR, parse_bool, native),
         proxy_image=_get(annotations, PROXY_IMAGE, _image, config.proxy_image),
-        status_port=_get(annotations, STATUS_PORT, _int(1, 65535), config.status_port),
+        status_port=_get(annotations, STATUS_PORT, _status_port, config.status_port),
         interception_mode=_get(annotations, INTERCEPTION_MODE, _mode, traffic.interception_mode),
         include_outbound_ip_ranges=_get(
             annotations,
             INCLUDE_OUTBOUND_IP_RANGES,
-            _cidr_list(True),
+            _cidrs_or_star,
             traffic.include_outbound_ip_ranges,
         ),
         exclude_outbound_ip_ranges=_get(
             annotations,
             EXCLUDE_OUTBOUND_IP_RANGES,
-            _cidr_list(False),
+            _cidrs,
             traffic.exclude_outbound_ip_ranges,
         ),
         include_inbound_ports=_get(
-            annotations, INCLUDE_INBOUND_PORTS, _port_list(True), traffic.include_inbound_ports
+            annotations, INCLUDE_INBOUND_PORTS, _ports_or_star, traffic.include_inbound_ports
         ),
         exclude_inbound_ports=_get(
-            annotations, EXCLUDE_INBOUND_PORTS, _port_list(False), traffic.exclude_inbound_ports
+            annotations, EXCLUDE_INBOUND_PORTS, _ports, traffic.exclude_inbound_ports
         ),
         include_outbound_ports=_get(
-            annotations, INCLUDE_OUTBOUND_PORTS, _port_list(False), traffic.include_outbound_ports
+            annotations, INCLUDE_OUTBOUND_PORTS, _ports, traffic.include_outbound_ports
         ),
         exclude_outbound_ports=_get(
-            annotations, EXCLUDE_OUTBOUND_PORTS, _port_list(False), traffic.exclude_outbound_ports
+            annotations, EXCLUDE_OUTBOUND_PORTS, _ports, traffic.exclude_outbound_ports
         ),
         exclude_interfaces=_get(
             annotations, EXCLUDE_INTERFACES, _interfaces, traffic.exclude_interfaces

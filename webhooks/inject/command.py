@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from webhooks.inject import config as inject_config
+from webhooks.inject import config as inject_config, formats
 from webhooks.inject.annotations import InjectionError
 from webhooks.inject.config import ConfigError, InjectConfig, resolve_native_sidecars
 from webhooks.inject.handler import process
@@ -99,7 +99,7 @@ def _kube_version(value: str | None) -> tuple[int, int] | None:
         return None
     major, _, minor = value.lstrip("v").partition(".")
     minor = minor.split(".")[0]
-    if not (major.isdigit() and minor.isdigit()):
+    if not (formats.INTEGER.fullmatch(major) and formats.INTEGER.fullmatch(minor)):
         raise SystemExit(f"inject: --kube-version wants MAJOR.MINOR, got {value!r}")
     return int(major), int(minor)
 

@@ -4,7 +4,6 @@ that reloads it on change while keeping the last good one in force."""
 import asyncio
 import hashlib
 import logging
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,11 +14,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.alias_generators import to_camel
 
 from webhooks import mesh
+from webhooks.inject import formats
+from webhooks.inject.formats import is_quantity
 
 logger = logging.getLogger(__name__)
 
 NativeMode = Literal["auto", "true", "false"]
-InterceptionMode = Literal["REDIRECT", "TPROXY", "NONE"]
 FIRST_NATIVE_SIDECAR_VERSION = (1, 29)  # SidecarContainers is on by default from 1.29
 DEFAULT_CONFIG_RESOURCE = "default-config.yaml"
 
@@ -34,21 +34,18 @@ class _Model(BaseModel):
     )
 
 
-_QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?")
-
-
-def is_quantity(value: str) -> bool:
-    """A non-negative Kubernetes resource quantity, such as 100m, 1.5, 128Mi or 1e3."""
-    return bool(_QUANTITY.fullmatch(value))
-
-
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError(f"{value} is not a port (1-65535)")
-    return value
-
-
-Port = Annotated[int, AfterValidator(_port)]
+# Strings checked by the same function as the annotation that overrides them (formats.py).
+PortList = Annotated[str, AfterValidator(formats.port_list)]
+PortsOrStar = Annotated[str, AfterValidator(formats.port_list_or_star)]
+CidrList = Annotated[str, AfterValidator(formats.cidr_list)]
+CidrsOrStar = Annotated[str, AfterValidator(formats.cidr_list_or_star)]
+Interfaces = Annotated[str, AfterValidator(formats.interfaces)]
+InterceptionMode = Annotated[str, AfterValidator(formats.interception_mode)]
+LogLevel = Annotated[str, AfterValidator(formats.log_level)]
+ComponentLogLevel = Annotated[str, AfterValidator(formats.component_log_level)]
+Duration = Annotated[str, AfterValidator(formats.duration)]
+LabelValue = Annotated[str, AfterValidator(formats.label_value)]
+StatusPort = Annotated[int, AfterValidator(formats.status_port)]
 
 
 class SelectorRequirement(_Model):
@@ -92,13 +89,13 @@ class Traffic(_Model):
     """Defaults of the traffic.sidecar.istio.io/* annotations (istio-iptables flags)."""
 
     interception_mode: InterceptionMode = "REDIRECT"
-    include_outbound_ip_ranges: str = Field(default="*", alias="includeOutboundIPRanges")
-    exclude_outbound_ip_ranges: str = Field(default="", alias="excludeOutboundIPRanges")
-    include_inbound_ports: str = "*"
-    exclude_inbound_ports: str = ""
-    include_outbound_ports: str = ""
-    exclude_outbound_ports: str = ""
-    exclude_interfaces: str = ""
+    include_outbound_ip_ranges: CidrsOrStar = Field(default="*", alias="includeOutboundIPRanges")
+    exclude_outbound_ip_ranges: CidrList = Field(default="", alias="excludeOutboundIPRanges")
+    include_inbound_ports: PortsOrStar = "*"
+    exclude_inbound_ports: PortList = ""
+    include_outbound_ports: PortList = ""
+    exclude_outbound_ports: PortList = ""
+    exclude_interfaces: Interfaces = ""
 
 
 class Readiness(_Model):
@@ -112,7 +109,7 @@ class InjectConfig(_Model):
     """Everything the injector needs that is not in the pod. See docs/injection.md."""
 
     policy: Literal["enabled", "disabled"] = "enabled"
-    revision: str = "default"
+    revision: LabelValue = "default"
     proxy_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
     init_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
@@ -124,7 +121,7 @@ class InjectConfig(_Model):
     never_inject_selector: tuple[LabelSelector, ...] = ()
     always_inject_selector: tuple[LabelSelector, ...] = ()
     native_sidecars: NativeMode = "auto"
-    status_port: Port = mesh.STATUS_PORT
+    status_port: StatusPort = mesh.STATUS_PORT
     rewrite_app_http_probe: bool = Field(default=True, alias="rewriteAppHTTPProbe")
     enable_prometheus_merge: bool = True
     hold_application_until_proxy_starts: bool = False
@@ -135,9 +132,9 @@ class InjectConfig(_Model):
         "local-path-storage",
     )
     bootstrap_config_map: str = Field(default=mesh.DEFAULT_BOOTSTRAP_CONFIGMAP, min_length=1)
-    log_level: str = "warning"
-    component_log_level: str = "misc:error"
-    termination_drain_duration: str = "5s"
+    log_level: LogLevel = "warning"
+    component_log_level: ComponentLogLevel = "misc:error"
+    termination_drain_duration: Duration = "5s"
     concurrency: int | None = Field(default=None, ge=0)
     traffic: Traffic = Traffic()
     readiness: Readiness = Readiness()
@@ -174,7 +171,8 @@ def resolve_native_sidecars(mode: NativeMode, server_version: tuple[int, int] | 
 
 def _describe(error: pydantic.ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}"
+        f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: "
+        f"{issue['msg'].removeprefix('Value error, ')}"
         for issue in error.errors(include_url=False)
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from webhooks import mesh
 from webhooks.admission import jsontext
 
-_CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")
+_CRONJOB_JOB = re.compile(r"^(.+)-[0-9]{8,10}$")
 
 
 def workload_name(metadata: dict[str, Any]) -> str:

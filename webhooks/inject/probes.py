@@ -33,7 +33,7 @@ def _resolve_port(port: Any, container: dict[str, Any]) -> int | None:
     if isinstance(port, int) and not isinstance(port, bool):
         return port
     if isinstance(port, str):
-        if port.isdigit():
+        if port.isascii() and port.isdigit():
             return int(port)
         for declared in container.get("ports") or ():
             if declared.get("name") == port and isinstance(declared.get("containerPort"), int):

@@ -214,11 +214,6 @@ def proxy_container(config: InjectConfig, settings: Settings) -> dict[str, Any]:
     }
     if config.image_pull_policy:
         container["imagePullPolicy"] = config.image_pull_policy
-    if settings.interception_mode == "TPROXY":
-        # Transparent sockets need NET_ADMIN, and so root; iptables still exempts gid 1337.
-        context = container["securityContext"]
-        context.update(capabilities={"add": ["NET_ADMIN"], "drop": ["ALL"]}, runAsNonRoot=False)
-        context["runAsUser"] = 0
     if settings.native:
         container["restartPolicy"] = "Always"
     elif settings.hold_application:

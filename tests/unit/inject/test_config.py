@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.unit.inject.factories import pod, request
 from webhooks.inject import config as inject_config
 from webhooks.inject.config import ConfigError, ConfigStore, InjectConfig, resolve_native_sidecars
+from webhooks.inject.handler import make_handler
 
 DEFAULT_FILE = Path(inject_config.__file__).with_name("default-config.yaml")
 DOCS = Path(__file__).parents[3] / "docs" / "injection.md"
@@ -65,6 +67,35 @@ def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
         ("neverInjectSelector: [{matchExpressions: [{key: a, operator: Near}]}]", "operator"),
         ("traffic: {includeOutboundIpRanges: '*'}", "includeOutboundIpRanges"),
         ("proxyCommand: []", "proxyCommand"),
+        ("statusPort: 15000", "statusPort"),
+        ("statusPort: 15001", "reserved for the proxy"),
+        ("statusPort: 15006", "reserved for the proxy"),
+        ("statusPort: 15021", "reserved for the proxy"),
+        ("statusPort: 15090", "reserved for the proxy"),
+        (
+            "traffic: {excludeInboundPorts: abc}",
+            "traffic.excludeInboundPorts: 'abc' is not a port (1-65535)",
+        ),
+        ("traffic: {excludeInboundPorts: '80,²'}", "'²' is not a port"),
+        ("traffic: {includeInboundPorts: '80,*'}", "traffic.includeInboundPorts"),
+        ("traffic: {includeOutboundPorts: '70000'}", "traffic.includeOutboundPorts"),
+        ("traffic: {excludeOutboundPorts: 1-2}", "traffic.excludeOutboundPorts"),
+        ("traffic: {includeOutboundIPRanges: not-a-cidr}", "'not-a-cidr' is not a CIDR"),
+        ("traffic: {excludeOutboundIPRanges: '*'}", "traffic.excludeOutboundIPRanges"),
+        ("traffic: {excludeInterfaces: 'eth 0'}", "traffic.excludeInterfaces"),
+        ("traffic: {interceptionMode: TPROXY}", "TPROXY is not supported"),
+        ("traffic: {interceptionMode: MAGIC}", "traffic.interceptionMode"),
+        ("logLevel: loud", "logLevel"),
+        ("componentLogLevel: http", "componentLogLevel"),
+        ("componentLogLevel: 'http:loud'", "componentLogLevel"),
+        ("terminationDrainDuration: soon", "terminationDrainDuration"),
+        ("terminationDrainDuration: 5", "terminationDrainDuration"),
+        ("terminationDrainDuration: ²s", "terminationDrainDuration"),
+        ("revision: ''", "revision"),
+        ("revision: canary/1", "revision"),
+        ("revision: -canary", "revision"),
+        ("revision: " + "r" * 64, "revision"),
+        ("proxyResources: {requests: {cpu: '\u0661'}}", "cpu"),
         ("- a list", "mapping"),
         ("policy: [unclosed", "YAML"),
     ],
@@ -77,6 +108,47 @@ def test_invalid_files_are_refused_with_a_clear_error(
     with pytest.raises(ConfigError, match=re.escape(message)) as error:
         inject_config.load_config(path)
     assert str(path) in str(error.value)
+
+
+def test_valid_values_of_the_checked_fields_load() -> None:
+    text = """
+    revision: canary-1.2_x
+    statusPort: 15999
+    logLevel: debug
+    componentLogLevel: "http:trace, upstream:debug"
+    terminationDrainDuration: 1m30.5s
+    traffic:
+      interceptionMode: NONE
+      includeOutboundIPRanges: 10.0.0.0/8, fd00::/8
+      excludeOutboundIPRanges: 10.96.0.1
+      includeInboundPorts: 80,443
+      excludeInboundPorts: "8081"
+      includeOutboundPorts: ""
+      excludeOutboundPorts: "3306"
+      excludeInterfaces: eth1,lo
+    """
+    config = inject_config.parse_config(text)
+    assert (config.revision, config.status_port, config.traffic.interception_mode) == (
+        "canary-1.2_x",
+        15999,
+        "NONE",
+    )
+    assert config.traffic.include_outbound_ip_ranges == "10.0.0.0/8, fd00::/8"
+
+
+def test_a_bad_traffic_value_keeps_the_last_good_config_and_pods_still_inject(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("traffic: {excludeInboundPorts: '8081'}\n")
+    store = ConfigStore(path)
+    for bad in ("excludeInboundPorts: abc", "includeOutboundIPRanges: not-a-cidr"):
+        path.write_text(f"traffic: {{{bad}}}\n")
+        assert store.reload() is False
+        assert store.get().traffic.exclude_inbound_ports == "8081"
+        response = make_handler(store.get)(request(pod()))
+        assert response.allowed is True
+        assert response.patch is not None
 
 
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def containers(prefix: str) -> st.SearchStrategy[list[dict[str, Any]]]:
 ANNOTATIONS = {
     "sidecar.istio.io/nativeSidecar": st.sampled_from(["true", "false"]),
     "sidecar.istio.io/rewriteAppHTTPProbers": st.sampled_from(["true", "false"]),
-    "sidecar.istio.io/interceptionMode": st.sampled_from(["REDIRECT", "TPROXY", "NONE"]),
+    "sidecar.istio.io/interceptionMode": st.sampled_from(["REDIRECT", "NONE"]),
     "sidecar.istio.io/proxyCPU": st.sampled_from(["10m", "1"]),
     "proxy.istio.io/config": st.sampled_from(["holdApplicationUntilProxyStarts: true", "{}"]),
     "traffic.sidecar.istio.io/excludeInboundPorts": st.sampled_from(["8080", "1,2"]),
