@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -339,3 +340,56 @@ def test_agent_wait_returns_when_ready_and_fails_after_timeout(sidecar: RunningA
     )
     assert unready.returncode == 1
     assert b"proxy not ready after 1s" in unready.stderr
+
+
+def _child_pids(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process is gone
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _log_record(logs: str, message: str) -> dict[str, Any]:
+    for line in logs.splitlines():
+        if line.startswith("{") and f'"msg": "{message}"' in line:
+            record: dict[str, Any] = json.loads(line)
+            return record
+    raise AssertionError(f"no {message!r} log line in:\n{logs}")
+
+
+def test_envoy_dying_during_the_drain_ends_the_agent_with_its_log(tmp_path: Path) -> None:
+    extra = ["--proxy-log-level", "info"]  # so that Envoy has last lines to report
+    with running_agent(tmp_path, pod_env({}), extra, drain="60s") as agent:
+        agent.wait_ready()
+        (envoy_pid,) = _child_pids(agent.process.pid)
+        agent.process.terminate()
+        wait_for(lambda: agent.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 503, 5, "draining")
+        killed = time.monotonic()
+        os.kill(envoy_pid, signal.SIGKILL)
+        code = agent.process.wait(timeout=10)
+        elapsed = time.monotonic() - killed
+    assert code == 128 + signal.SIGKILL
+    assert elapsed < 3, elapsed  # not the 60 s drain
+    record = _log_record(agent.logs(), "envoy exited on its own")
+    assert record["envoy_exit"] == -signal.SIGKILL
+    assert record["draining"] is True
+    assert any("starting main dispatch loop" in line for line in record["envoy_log_tail"])
+
+
+def test_a_zero_drain_stops_at_once(tmp_path: Path) -> None:
+    with running_agent(tmp_path, pod_env({}), drain="0s") as agent:
+        agent.wait_ready()
+        status, body = agent.get(mesh.ENVOY_ADMIN_PORT, "/server_info")
+        assert status == 200
+        assert json.loads(body)["command_line_options"]["drain_time"] == "0s"
+        signalled = time.monotonic()
+        agent.process.terminate()
+        assert agent.process.wait(timeout=10) == 0
+        elapsed = time.monotonic() - signalled
+    assert elapsed < 1.5, elapsed
+    assert "/drain_listeners?inboundonly&graceful" in agent.logs()

@@ -1,10 +1,12 @@
 """The sidecar agent: render the bootstrap, run Envoy as a child, serve 15020, drain on SIGTERM.
 
 The agent is the container's PID 1. It exits when Envoy exits: 0 after a requested stop,
-Envoy's code (never 0) with Envoy's last log lines when Envoy died on its own.
+Envoy's code (never 0; 128+N for signal N) with Envoy's last log lines when Envoy died on its own,
+even during a drain.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -74,16 +76,28 @@ class Agent:
             code = await self.envoy.wait()
         finally:
             server.close()
-        if self._stop_task is not None:
+        return await self._finish(code)
+
+    async def _finish(self, code: int) -> int:
+        assert self.envoy is not None
+        if self.envoy.stop_requested:
+            assert self._stop_task is not None
             await self._stop_task
-        if self.stopping:
             logger.info("agent stopped", extra={"envoy_exit": code})
             return 0
+        if self._stop_task is not None:  # Envoy died during the drain: no point waiting it out
+            self._stop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stop_task
         logger.error(
             "envoy exited on its own",
-            extra={"envoy_exit": code, "envoy_log_tail": list(self.envoy.tail)},
+            extra={
+                "envoy_exit": code,
+                "draining": self.draining,
+                "envoy_log_tail": list(self.envoy.tail),
+            },
         )
-        return code or 1
+        return exit_status(code)
 
     def _envoy_options(self, config_path: str) -> EnvoyOptions:
         s = self.settings
@@ -140,6 +154,13 @@ class Agent:
             await asyncio.sleep(self.settings.drain_seconds)
         assert self.envoy is not None
         await self.envoy.stop()
+
+
+def exit_status(envoy_code: int) -> int:
+    """The agent's status for an Envoy that died: its code, 128+N for signal N, never 0."""
+    if envoy_code < 0:
+        return 128 - envoy_code
+    return envoy_code or 1
 
 
 def run_agent(settings: AgentSettings) -> int:

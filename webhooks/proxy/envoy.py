@@ -5,6 +5,7 @@ import collections
 import ctypes
 import http.client
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ class EnvoyOptions:
         command = [
             self.binary,
             *("-c", self.config_path),
-            *("--drain-time-s", str(max(1, round(self.drain_seconds)))),
+            *("--drain-time-s", str(math.ceil(self.drain_seconds))),  # 0: no drain
             *("--drain-strategy", "immediate"),
             *("--local-address-ip-version", "v4"),
             *("--file-flush-interval-msec", "1000"),
@@ -56,6 +57,7 @@ class EnvoyProcess:
         self.tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
         self._process: asyncio.subprocess.Process | None = None
         self._relay: asyncio.Task[None] | None = None
+        self.stop_requested = False  # an exit after stop() is ours, not Envoy dying
 
     async def start(self) -> None:
         # stdout (the access log) is inherited: it goes straight to the container log.
@@ -86,6 +88,7 @@ class EnvoyProcess:
         return code
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
+        self.stop_requested = True
         process = self._process
         if process is None or process.returncode is not None:
             return
