@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.unit.validate.corpus import CORPUS, corpus_documents
+from tests.unit.validate.corpus_reasons import WEBHOOK_TEXT
 from webhooks.validate import validator
 
 DATASET = corpus_documents("dataset/*.yaml")
@@ -53,3 +54,17 @@ def test_invalid_crd_test_data_is_rejected(case: str, document: dict[str, Any]) 
     outcome = validator.validate_object(stripped, "default")
     assert not outcome.allowed
     assert outcome.message.startswith(("configuration is invalid: ", "error decoding"))
+    expected = WEBHOOK_TEXT.get(case, document["_err"])
+    assert expected in outcome.message
+
+
+def test_the_reason_table_names_only_documents_that_need_it() -> None:
+    by_case = dict(INVALID)
+    for case in WEBHOOK_TEXT:
+        assert WEBHOOK_TEXT[case] != by_case[case]["_err"]
+        assert (
+            by_case[case]["_err"]
+            not in validator.validate_object(
+                {key: value for key, value in by_case[case].items() if key != "_err"}, "default"
+            ).message
+        )
