@@ -42,9 +42,13 @@ def _owned(pod: Mapping[str, Any]) -> dict[str, Any]:
     return owned
 
 
-def _containers(spec: dict[str, Any], field: str, fresh: bool = False) -> list[dict[str, Any]]:
-    """spec.<field>, checked. `fresh`: the pod was never injected, so it must not have our
-    containers already."""
+_UNRECORDED = f"but no {mesh.STATUS_ANNOTATION} annotation"
+_UNLISTED = f"that its {mesh.STATUS_ANNOTATION} annotation does not list"
+
+
+def _containers(spec: dict[str, Any], field: str, unlisted: str = "") -> list[dict[str, Any]]:
+    """spec.<field>, checked. `unlisted`: our names must not be there, and why (_UNRECORDED,
+    _UNLISTED); a second istio-proxy or istio-init would break the pod."""
     containers = spec.get(field)
     if containers is None:
         return []
@@ -53,11 +57,10 @@ def _containers(spec: dict[str, Any], field: str, fresh: bool = False) -> list[d
     for container in containers:  # one pass for both checks: this runs for every pod
         if not isinstance(container, dict):
             raise InjectionError(f"pod spec.{field} must be a list of containers")
-        if fresh and container.get("name") in INJECTED:
+        if unlisted and container.get("name") in INJECTED:
             raise InjectionError(
                 f"pod already has a container named {container.get('name')!r} in "
-                f"spec.{field} but no {mesh.STATUS_ANNOTATION} annotation; overriding the "
-                "injected containers is not supported"
+                f"spec.{field} {unlisted}; overriding the injected containers is not supported"
             )
     return containers
 
@@ -89,6 +92,8 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
             spec[field] = kept
         else:
             spec.pop(field, None)
+    _containers(spec, "initContainers", _UNLISTED)  # what the record missed is still there
+    _containers(spec, "containers", _UNLISTED)
     encoded_probers = _env_value(proxy, mesh.APP_PROBERS_ENV)
     if encoded_probers is not None:
         probes.restore([*spec.get("initContainers", ()), *spec["containers"]], encoded_probers)
@@ -110,13 +115,15 @@ def _place(
     spec["containers"] = [proxy, *apps] if settings.hold_application else [*apps, proxy]
 
 
-def _probe_targets(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """App containers and user native sidecars (init containers with restartPolicy Always)."""
-    targets = [
-        container
-        for container in spec.get("initContainers") or ()
-        if container.get("restartPolicy") == "Always" and container.get("name") not in INJECTED
-    ]
+def _probe_targets(spec: dict[str, Any], native: bool) -> list[dict[str, Any]]:
+    """App containers, and in the native layout user native sidecars (init containers with
+    restartPolicy Always). In the classic layout the agent starts after every init container,
+    so pointing a native sidecar's startupProbe or postStart hook at it would deadlock the pod."""
+    targets = []
+    if native:
+        for container in spec.get("initContainers") or ():
+            if container.get("restartPolicy") == "Always" and container.get("name") not in INJECTED:
+                targets.append(container)
     targets += [c for c in spec.get("containers") or () if c.get("name") not in INJECTED]
     return targets
 
@@ -131,7 +138,9 @@ def _rewrite(
         if encoded is not None:
             env.append({"name": mesh.PROMETHEUS_ANNOTATIONS_ENV, "value": encoded})
     if settings.rewrite_probes:
-        probers = probes.rewrite(_probe_targets(spec), settings.status_port, parts.captures)
+        probers = probes.rewrite(
+            _probe_targets(spec, settings.native), settings.status_port, parts.captures
+        )
         if probers:
             env.append({"name": mesh.APP_PROBERS_ENV, "value": probes.encode(probers)})
     return env
@@ -147,9 +156,9 @@ def _metadata_and_spec(pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     for value in annotations.values():
         if not isinstance(value, str):
             raise InjectionError("pod metadata.annotations must map names to strings")
-    fresh = mesh.STATUS_ANNOTATION not in annotations
-    _containers(spec, "initContainers", fresh)
-    _containers(spec, "containers", fresh)
+    unlisted = "" if mesh.STATUS_ANNOTATION in annotations else _UNRECORDED  # else: strip checks
+    _containers(spec, "initContainers", unlisted)
+    _containers(spec, "containers", unlisted)
     return meta, spec
 
 
