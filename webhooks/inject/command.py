@@ -3,12 +3,12 @@ kube-inject, with exactly the webhook's code (handler.process)."""
 
 import argparse
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from webhooks import yamlio
 from webhooks.inject import config as inject_config, formats
 from webhooks.inject.annotations import InjectionError
 from webhooks.inject.config import ConfigError, InjectConfig, resolve_native_sidecars
@@ -43,16 +43,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _unshared(value: Any) -> Any:
-    """A copy in which no dict or list appears twice. The injected pod shares subtrees with its
-    input (see pod.py); written out as they are, YAML anchors and aliases could appear."""
-    if isinstance(value, dict):
-        return {key: _unshared(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_unshared(item) for item in value]
-    return value
-
-
 class _Injector:
     def __init__(self, config: InjectConfig, native: bool, namespace: str) -> None:
         self.config, self.native, self.namespace = config, native, namespace
@@ -65,7 +55,7 @@ class _Injector:
             raise InjectionError(f"{label}: {error}") from None
         notes = "".join(f"\n  warning: {warning}" for warning in outcome.warnings)
         self.explanations.append(f"{label}: {outcome.decision.message}{notes}")
-        return _unshared(outcome.injection.pod) if outcome.injection else pod
+        return outcome.injection.pod if outcome.injection else pod
 
     def document(self, document: Any) -> Any:
         if not isinstance(document, dict):
@@ -104,9 +94,10 @@ def _kube_version(value: str | None) -> tuple[int, int] | None:
     return int(major), int(minor)
 
 
-def _documents(filename: str) -> Iterator[Any]:
-    text = sys.stdin.read() if filename == "-" else Path(filename).read_text()
-    return (document for document in yaml.safe_load_all(text) if document is not None)
+def _documents(filename: str) -> list[Any]:
+    """Every document, empty ones included (as None), read as kubectl reads YAML."""
+    text = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
+    return yamlio.load_all(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,12 +112,15 @@ def run(args: argparse.Namespace) -> int:
             config, resolve_native_sidecars(mode, _kube_version(args.kube_version)), args.namespace
         )
         output = [injector.document(document) for document in _documents(args.filename)]
+    except UnicodeDecodeError as error:
+        print(f"inject: {args.filename}: not UTF-8 text: {error}", file=sys.stderr)
+        return 2
     except (ConfigError, InjectionError, OSError, yaml.YAMLError) as error:
         print(f"inject: {error}", file=sys.stderr)
         return 1
     if args.explain:
         print("\n".join(injector.explanations), file=sys.stderr)
-    text = yaml.safe_dump_all(output, sort_keys=False, default_flow_style=False, width=100)
+    text = yamlio.dump_all(output)
     if args.output:
         Path(args.output).write_text(text)
     else:

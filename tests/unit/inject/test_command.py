@@ -1,11 +1,13 @@
 import argparse
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from webhooks import cli
+from webhooks import cli, yamlio
 from webhooks.inject import command
 
 WORKLOADS = {
@@ -41,14 +43,23 @@ def template_of(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(tmp_path: Path, documents: list[Any], *flags: str) -> tuple[int, list[Any], str]:
-    source, target = tmp_path / "in.yaml", tmp_path / "out.yaml"
+    """Exit code, the documents written (none if no file was written) and stderr."""
+    source = tmp_path / "in.yaml"
     source.write_text(yaml.safe_dump_all(documents))
+    return run_file(tmp_path, source, *flags)
+
+
+def run_file(tmp_path: Path, source: Path, *flags: str) -> tuple[int, list[Any], str]:
+    target = tmp_path / "out.yaml"
+    target.unlink(missing_ok=True)
     parser = argparse.ArgumentParser()
     command.configure(parser)
     args = parser.parse_args(["-f", str(source), "-o", str(target), *flags])
-    code = command.run(args)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = command.run(args)
     output = list(yaml.safe_load_all(target.read_text())) if target.exists() else []
-    return code, output, ""
+    return code, output, stderr.getvalue()
 
 
 @pytest.mark.parametrize("kind", sorted(WORKLOADS))
@@ -87,42 +98,74 @@ def test_native_sidecars_flag_and_kube_version(tmp_path: Path) -> None:
     assert template_of(auto_new[0])["spec"]["containers"] == [TEMPLATE["spec"]["containers"][0]]
 
 
-def test_explain_prints_each_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    host = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h", "namespace": "n"}}
+def test_explain_prints_each_decision(tmp_path: Path) -> None:
+    host = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h", "namespace": "ns"}}
     host["spec"] = {"hostNetwork": True, "containers": [{"name": "h", "image": "x"}]}
-    code, _, _ = run(tmp_path, [workload("Deployment"), host], "--explain")
+    code, _, explained = run(tmp_path, [workload("Deployment"), host], "--explain")
     assert code == 0
-    explained = capsys.readouterr().err
     assert "Deployment default/w: inject: injection policy is enabled" in explained
-    assert "Pod n/h: skip: pod uses the host network" in explained
+    assert "Pod ns/h: skip: pod uses the host network" in explained
 
 
-def test_a_bad_annotation_fails_naming_the_document_and_writes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_bad_annotation_fails_naming_the_document_and_writes_nothing(tmp_path: Path) -> None:
     bad = workload("Deployment")
     template_of(bad)["metadata"]["annotations"] = {"sidecar.istio.io/proxyCPU": "lots"}
-    code, output, _ = run(tmp_path, [bad])
+    code, output, error = run(tmp_path, [bad])
     assert code == 1
     assert output == []
-    error = capsys.readouterr().err
     assert "Deployment default/w" in error
     assert "'lots'" in error
 
 
-def test_a_bad_config_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_config_file_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("policy: never\n")
-    code, _, _ = run(tmp_path, [workload("Deployment")], "--config", str(config))
+    code, _, error = run(tmp_path, [workload("Deployment")], "--config", str(config))
     assert code == 1
-    assert "policy" in capsys.readouterr().err
+    assert "policy" in error
+
+
+def test_empty_documents_stay_in_place(tmp_path: Path) -> None:
+    source = tmp_path / "in.yaml"
+    service = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a}]}\n"
+    source.write_text(f"---\n# nothing\n---\n{service}---\n---\n{pod}---\n")
+    code, output, _ = run_file(tmp_path, source)
+    assert code == 0
+    assert [d and d["kind"] for d in output] == [None, "Service", None, "Pod", None]
+    assert output[3]["spec"]["containers"][-1]["name"] == "istio-proxy"
+
+
+def test_scalars_are_read_and_written_as_kubectl_reads_them(tmp_path: Path) -> None:
+    # PyYAML alone would read 1:30 as 90 and 2024-01-01 as a date, and write `0o17` unquoted,
+    # which kubectl then reads as 15.
+    source = tmp_path / "in.yaml"
+    source.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        "data: {a: 1:30, b: 2024-01-01, c: '0o17', d: 'on', e: [001:db8::]}\n"
+    )
+    code, _, _ = run_file(tmp_path, source)
+    assert code == 0
+    text = (tmp_path / "out.yaml").read_text()
+    data = yamlio.load_all(text)[0]["data"]
+    assert data == {"a": "1:30", "b": "2024-01-01", "c": "0o17", "d": "on", "e": ["001:db8::"]}
+    assert yaml.safe_load(text)["data"] == data
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"kind: Pod\nmetadata: {name: \xe9}\n"])
+def test_input_that_is_not_utf8_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "in.yaml"
+    source.write_bytes(content)
+    code, output, error = run_file(tmp_path, source)
+    assert code == 2
+    assert output == []
+    assert error.startswith(f"inject: {source}: not UTF-8 text")
+    assert "Traceback" not in error
 
 
 def test_the_cli_reads_stdin_and_writes_stdout(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import io
-
     monkeypatch.setattr("sys.stdin", io.StringIO(yaml.safe_dump(workload("DaemonSet"))))
     assert cli.main(["inject", "-f", "-"]) == 0
     out = yaml.safe_load(capsys.readouterr().out)
