@@ -91,6 +91,9 @@ def make_handler(
         start = time.perf_counter()
         try:
             return _answer(request, get_config(), cluster_version)
+        except Exception:
+            metrics.FAILURE.labels("internal").inc()  # the server logs it with the uid: HTTP 500
+            raise
         finally:
             metrics.TIME.observe(time.perf_counter() - start)
 

@@ -6,7 +6,7 @@ Unlike Istio, a probe is left alone when the kubelet can reach the app without E
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from webhooks import mesh
@@ -23,7 +23,6 @@ HOOKS: tuple[tuple[str, mesh.LifecycleKind], ...] = (
 )
 PROBE_ACTIONS = ("httpGet", "tcpSocket", "grpc")
 HOOK_ACTIONS = ("httpGet", "tcpSocket")
-LIFECYCLE_KINDS = frozenset(kind for _, kind in HOOKS)
 
 Probers = dict[str, dict[str, Any]]
 IsCaptured = Callable[[int], bool]
@@ -89,26 +88,12 @@ def _rewrite_one(
     return entry
 
 
-def _handlers(container: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
-    """(probe or hook, its path, the actions it may use) for every one the container has."""
-    name = str(container.get("name", ""))
-    for field, kind in PROBES:
-        probe = container.get(field)
-        if isinstance(probe, dict):
-            yield probe, mesh.app_probe_path(name, kind), kind
-    lifecycle = container.get("lifecycle")
-    for field, hook_kind in HOOKS if isinstance(lifecycle, dict) else ():
-        hook = lifecycle.get(field)  # type: ignore[union-attr]
-        if isinstance(hook, dict):
-            yield hook, mesh.app_lifecycle_path(name, hook_kind), hook_kind
-
-
 def rewrite(
     containers: Iterable[dict[str, Any]], status_port: int, is_captured: IsCaptured
 ) -> Probers:
     """Rewrite, in place, the probes and hooks of these (copied) containers."""
     probers: Probers = {}
-    for container in containers:  # _handlers, unrolled: this runs for every injected pod
+    for container in containers:
         name = str(container.get("name", ""))
         for field, kind in PROBES:
             probe = container.get(field)
@@ -154,8 +139,18 @@ def encode(probers: Probers) -> str:
     return jsontext.compact(dict(sorted(probers.items())))
 
 
+_PROBE_FIELDS: dict[str, str] = {kind: field for field, kind in PROBES}
+_HOOK_FIELDS: dict[str, str] = {kind: field for field, kind in HOOKS}
+
+
 def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((holder for holder, _, k in _handlers(container) if k == kind), None)
+    """The probe or hook that a prober path's last segment (readyz, prestopz…) names."""
+    if kind in _PROBE_FIELDS:
+        holder = container.get(_PROBE_FIELDS[kind])
+    else:
+        lifecycle = container.get("lifecycle")
+        holder = lifecycle.get(_HOOK_FIELDS[kind]) if isinstance(lifecycle, dict) else None
+    return holder if isinstance(holder, dict) else None
 
 
 def restore(containers: Iterable[dict[str, Any]], encoded: str) -> None:

@@ -13,6 +13,7 @@ from webhooks.inject.handler import make_handler
 from webhooks.inject.pod import inject_pod
 
 Pod = dict[str, Any]
+CONFIG = InjectConfig()
 
 
 def injected(annotations: dict[str, str], native: bool = False, **spec: Any) -> Pod:
@@ -228,7 +229,7 @@ BAD: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("key", "value"), BAD, ids=[f"{k}={v}" for k, v in BAD])
 def test_bad_annotation_is_refused_naming_it_and_its_value(key: str, value: str) -> None:
-    handler = make_handler(InjectConfig)
+    handler = make_handler(lambda: CONFIG)
     response = handler(request(pod({"app": "a"}, {key: value})))
     assert response.allowed is False
     assert response.status is not None

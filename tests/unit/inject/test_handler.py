@@ -8,6 +8,11 @@ from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
 
 
+def default() -> InjectConfig:
+    """The config factory of these tests: the built-in defaults."""
+    return InjectConfig()
+
+
 def sample(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
@@ -15,7 +20,7 @@ def sample(name: str, labels: dict[str, str] | None = None) -> float:
 def test_an_injected_pod_gets_a_patch_and_is_counted() -> None:
     before = (sample("sidecar_injection_requests_total"), sample("sidecar_injection_success_total"))
     timed = sample("sidecar_injection_time_seconds_count")
-    response = make_handler(InjectConfig)(request(pod()))
+    response = make_handler(default)(request(pod()))
     assert response.allowed is True
     assert response.patch_type == "JSONPatch"
     assert any(op["path"] == "/spec/containers/1" for op in decoded_patch(response))
@@ -27,14 +32,14 @@ def test_an_injected_pod_gets_a_patch_and_is_counted() -> None:
 def test_a_skipped_pod_gets_no_patch_and_counts_its_reason() -> None:
     labels = {"reason": "host-network"}
     before = sample("sidecar_injection_skip_total", labels)
-    response = make_handler(InjectConfig)(request(pod(hostNetwork=True)))
+    response = make_handler(default)(request(pod(hostNetwork=True)))
     assert response.allowed is True
     assert response.patch is None
     assert sample("sidecar_injection_skip_total", labels) == before + 1
 
 
 def test_a_surprising_skip_of_a_pod_created_directly_is_a_warning() -> None:
-    handler = make_handler(InjectConfig)
+    handler = make_handler(default)
     response = handler(request(pod({}, {"sidecar.istio.io/inject": "false"})))
     assert response.patch is None
     assert response.warnings
@@ -46,13 +51,13 @@ def test_pods_of_controllers_get_no_skip_warnings() -> None:
     owned["metadata"]["ownerReferences"] = [
         {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "1", "controller": True}
     ]
-    assert make_handler(InjectConfig)(request(owned)).warnings is None
+    assert make_handler(default)(request(owned)).warnings is None
 
 
 def test_bad_annotations_are_denied_and_counted() -> None:
     labels = {"reason": "invalid-annotation"}
     before = sample("sidecar_injection_failure_total", labels)
-    response = make_handler(InjectConfig)(request(pod({}, {"sidecar.istio.io/proxyCPU": "lots"})))
+    response = make_handler(default)(request(pod({}, {"sidecar.istio.io/proxyCPU": "lots"})))
     assert response.allowed is False
     assert response.status is not None
     assert response.status.message == (
@@ -64,14 +69,14 @@ def test_bad_annotations_are_denied_and_counted() -> None:
 
 def test_a_user_container_named_like_ours_is_refused() -> None:
     clash = pod(containers=[{"name": "istio-proxy", "image": "mine"}])
-    response = make_handler(InjectConfig)(request(clash))
+    response = make_handler(default)(request(clash))
     assert response.allowed is False
     assert response.status is not None
     assert "istio-proxy" in response.status.message
 
 
 def test_a_request_without_a_pod_is_denied() -> None:
-    assert make_handler(InjectConfig)(request(None)).allowed is False
+    assert make_handler(default)(request(None)).allowed is False
 
 
 def test_objects_other_than_pods_are_allowed_untouched() -> None:
@@ -81,7 +86,7 @@ def test_objects_other_than_pods_are_allowed_untouched() -> None:
     review = request(config_map).model_copy(
         update={"kind": GroupVersionKind(version="v1", kind="ConfigMap")}
     )
-    response = make_handler(InjectConfig)(review)
+    response = make_handler(default)(review)
     assert response.allowed is True
     assert response.patch is None
     assert sample("sidecar_injection_skip_total", labels) == before + 1
@@ -98,14 +103,17 @@ def test_the_config_is_read_per_request() -> None:
 def test_auto_native_sidecars_follow_the_cluster_version(
     version: tuple[int, int] | None, native: bool
 ) -> None:
-    response = make_handler(InjectConfig, version)(request(pod()))
+    response = make_handler(default, version)(request(pod()))
     added = {op["path"] for op in decoded_patch(response)}
     assert ("/spec/containers/1" not in added) is native
 
 
-def test_unexpected_errors_propagate() -> None:
+def test_unexpected_errors_are_counted_and_propagate() -> None:
     def broken() -> InjectConfig:
         raise RuntimeError("boom")
 
+    labels = {"reason": "internal"}
+    before = sample("sidecar_injection_failure_total", labels)
     with pytest.raises(RuntimeError):
         make_handler(broken)(request(pod()))
+    assert sample("sidecar_injection_failure_total", labels) == before + 1

@@ -48,6 +48,8 @@ def test_an_insertion_into_a_list_is_one_add_per_element(
     changed = [*items[:at], *inserted, *items[at:]]
     operations = make_patch({"l": items}, {"l": changed})
     assert jsonpatch.apply_patch({"l": items}, operations) == {"l": changed}
+    assert len(operations) == len(inserted)
+    assert {operation["op"] for operation in operations} <= {"add"}
 
 
 def test_appending_containers_is_a_single_add() -> None:
