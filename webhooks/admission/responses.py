@@ -5,6 +5,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import pybase64
+
 from webhooks.admission import jsontext
 from webhooks.admission.review import AdmissionRequest, AdmissionResponse, Status
 
@@ -36,7 +38,7 @@ def patched(
     if not operations:
         return allow(request, warnings)
     ops = operations if isinstance(operations, list) else list(operations)
-    encoded = base64.b64encode(jsontext.dump_bytes(ops))
+    encoded = pybase64.b64encode(jsontext.dump_bytes(ops))  # SIMD: ~15x the stdlib's speed
     return AdmissionResponse(
         uid=request.uid,
         allowed=True,
