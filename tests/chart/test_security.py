@@ -2,11 +2,13 @@
 
 from typing import Any
 
+import helm_python as helm
 import pytest
 
 from tests.chart.conftest import SCENARIOS, objects, one
 from tests.chart.render import Document, render
 from webhooks.cli import build_parser
+from webhooks.server.command import _fail_closed_settings
 
 # Kubernetes cannot scope these by resourceNames: the name is not part of a create request.
 UNSCOPABLE = {("", "secrets", "create"), ("networking.istio.io", "gateways", "create")}
@@ -90,34 +92,72 @@ def test_rbac_is_scoped_by_name_wherever_kubernetes_allows(
                             assert rule.get("resourceNames"), (role["kind"], rule)
 
 
-def test_rbac_names_exactly_the_release_objects() -> None:
-    documents = render()
-    named = {
-        (resource, name)
-        for role in objects(documents, "ClusterRole") + objects(documents, "Role")
-        for rule in role["rules"]
-        for resource in rule["resources"]
-        for name in rule.get("resourceNames", [])
-    }
-    assert named == {
-        ("secrets", "mesh-webhooks-ca"),
-        ("mutatingwebhookconfigurations", "mesh-webhooks-sidecar-injector"),
-        ("validatingwebhookconfigurations", "mesh-webhooks-validator"),
-    }
-    cert_manager = render({"certificates": {"mode": "cert-manager"}})
-    assert _grants(cert_manager, "Role") == {("networking.istio.io", "gateways", "create")}
-    assert ("networking.istio.io", "gateways", "create") not in _grants(documents, "ClusterRole")
+Grant = tuple[str, str, str, str, tuple[str, ...]]  # kind, group, resource, verb, names
+ADMISSION = "admissionregistration.k8s.io"
+MUTATING = "mesh-webhooks-sidecar-injector"
+VALIDATING = "mesh-webhooks-validator"
+SELF_TEST = ("Role", "networking.istio.io", "gateways", "create", ())
+FLIP = {
+    ("ClusterRole", ADMISSION, "validatingwebhookconfigurations", verb, (VALIDATING,))
+    for verb in ("get", "patch")
+}
+CA_BUNDLE = {
+    ("ClusterRole", ADMISSION, "mutatingwebhookconfigurations", verb, (MUTATING,))
+    for verb in ("get", "patch")
+}
+CA_SECRET = {
+    ("Role", "", "secrets", "get", ("mesh-webhooks-ca",)),
+    ("Role", "", "secrets", "update", ("mesh-webhooks-ca",)),
+    ("Role", "", "secrets", "create", ()),
+}
+SELF_MODE = CA_SECRET | CA_BUNDLE | FLIP
+CERT_MANAGER = {"certificates": {"mode": "cert-manager"}}
+EXTERNAL = {
+    "certificates": {"mode": "external", "external": {"secretName": "my-tls"}},
+    "webhook": {"caBundle": "QUJD"},
+}
+OPEN = {"validation": {"failClosed": False}}
+NO_VALIDATION = {"validation": {"enabled": False}}
+RBAC_CASES = {
+    "self": ({}, SELF_MODE | {SELF_TEST}),
+    "self-open": ({"webhook": OPEN}, SELF_MODE),
+    "self-no-validation": ({"webhook": NO_VALIDATION}, CA_SECRET | CA_BUNDLE),
+    "self-no-injection": (
+        {"webhook": {"injection": {"enabled": False}}},
+        CA_SECRET | FLIP | {SELF_TEST},
+    ),
+    "cert-manager": (CERT_MANAGER, FLIP | {SELF_TEST}),
+    "external": (EXTERNAL, FLIP | {SELF_TEST}),
+    "cert-manager-open": ({**CERT_MANAGER, "webhook": OPEN}, set()),
+    "external-open": ({**EXTERNAL, "webhook": {"caBundle": "QUJD", **OPEN}}, set()),
+    "cert-manager-no-validation": ({**CERT_MANAGER, "webhook": NO_VALIDATION}, set()),
+}
 
 
-def _grants(documents: list[Document], kind: str) -> set[tuple[str, str, str]]:
+def _rbac(documents: list[Document]) -> set[Grant]:
     return {
-        (group, resource, verb)
-        for role in objects(documents, kind)
+        (role["kind"], group, resource, verb, tuple(rule.get("resourceNames", ())))
+        for role in objects(documents, "ClusterRole") + objects(documents, "Role")
         for rule in role["rules"]
         for group in rule["apiGroups"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
+
+
+@pytest.mark.parametrize("case", sorted(RBAC_CASES))
+def test_rbac_grants_exactly_what_the_server_calls_in_each_mode(case: str) -> None:
+    values, grants = RBAC_CASES[case]
+    documents = render(values)
+    assert _rbac(documents) == grants
+    for kind in ("ClusterRole", "Role"):  # a binding exactly when there is something to bind
+        assert len(objects(documents, kind)) == len(objects(documents, f"{kind}Binding"))
+        assert len(objects(documents, kind)) == int(any(g[0] == kind for g in grants))
+
+
+def test_rbac_names_follow_the_release_and_revision() -> None:
+    names = {g[4] for g in _rbac(render({"revision": "canary"}, name="mesh")) if g[4]}
+    assert names == {("mesh-ca",), ("mesh-sidecar-injector-canary",), ("mesh-validator-canary",)}
 
 
 def test_the_server_pod_drains_and_probes_over_https() -> None:
@@ -208,7 +248,7 @@ def test_network_policy_admits_only_the_apiserver_and_prometheus() -> None:
 
 @pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - {"url"}))
 def test_the_rendered_command_line_parses_with_the_real_cli(
-    scenario: str, rendered: dict[str, list[Document]]
+    scenario: str, rendered: dict[str, list[Document]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [container] = one(rendered[scenario], "Deployment")["spec"]["template"]["spec"]["containers"]
     argv = container["args"]
@@ -216,6 +256,58 @@ def test_the_rendered_command_line_parses_with_the_real_cli(
     assert args.command == "serve"
     assert args.cert_mode == SCENARIOS[scenario].get("certificates", {}).get("mode", "self")
     assert args.fail_closed is (scenario != "everything-on")
-    if args.cert_mode != "self":
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert args.tls_cert_file.parent.as_posix() in mounts
+    assert args.namespace == "istio-system"
+    suffix = "-canary" if scenario == "revision" else ""
+    assert args.validating_webhook_config == f"mesh-webhooks-validator{suffix}"
+    if args.cert_mode == "self":
+        assert args.mutating_webhook_config == f"mesh-webhooks-sidecar-injector{suffix}"
+        return
+    # File modes: the mounted pair, and the server's own decision to run the self-test and
+    # flip the failurePolicy, exactly when the chart granted the RBAC for it.
+    assert args.mutating_webhook_config is None
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert args.tls_cert_file.parent.as_posix() in mounts
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    settings = _fail_closed_settings(args)
+    assert settings is not None
+    assert (settings.namespace, settings.validating_config) == (
+        "istio-system",
+        "mesh-webhooks-validator",
+    )
+    assert (
+        "ClusterRole",
+        ADMISSION,
+        "validatingwebhookconfigurations",
+        "patch",
+        (VALIDATING,),
+    ) in (_rbac(rendered[scenario]))
+
+
+def test_file_modes_with_fail_closed_off_pass_no_fail_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = {"certificates": {"mode": "cert-manager"}, "webhook": OPEN}
+    [container] = one(render(values), "Deployment")["spec"]["template"]["spec"]["containers"]
+    argv = container["args"]
+    assert "--no-fail-closed" in argv
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert _fail_closed_settings(build_parser(argv).parse_args(argv)) is None
+
+
+@pytest.mark.parametrize(("sleep", "grace"), [(30, 30), (45, 30), (5, 5), (300, 1)])
+def test_a_pre_stop_sleep_not_below_the_grace_period_is_refused(sleep: int, grace: int) -> None:
+    values = {"preStopSleepSeconds": sleep, "terminationGracePeriodSeconds": grace}
+    with pytest.raises(helm.HelmRenderError) as raised:
+        render(values)
+    assert (
+        f"preStopSleepSeconds ({sleep}) must be smaller than "
+        f"terminationGracePeriodSeconds ({grace})"
+    ) in str(raised.value)
+
+
+@pytest.mark.parametrize(("sleep", "grace"), [(0, 1), (29, 30), (60, 90)])
+def test_a_pre_stop_sleep_below_the_grace_period_renders(sleep: int, grace: int) -> None:
+    values = {"preStopSleepSeconds": sleep, "terminationGracePeriodSeconds": grace}
+    pod = one(render(values), "Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == grace
+    assert pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] == sleep
