@@ -78,3 +78,12 @@ def test_chart_crds_are_valid_custom_resource_definitions() -> None:
             if crd:
                 kubernetes_validate.validate(crd, KUBE_VERSION, strict=True)
                 assert crd["spec"]["group"].endswith(".istio.io"), path.name
+
+
+def test_chart_icon_is_a_file_of_this_repository() -> None:
+    prefix = "https://raw.githubusercontent.com/mesh-webhooks/mesh-webhooks/main/"
+    icon = yaml.safe_load((CHART / "Chart.yaml").read_text())["icon"]
+    assert icon.startswith(prefix)
+    path = CHART.parents[1] / icon.removeprefix(prefix)
+    assert path.is_file(), f"Chart.yaml icon {icon}: {path} does not exist"
+    assert path.read_text().lstrip().startswith("<svg")
