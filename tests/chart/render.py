@@ -1,7 +1,7 @@
 """Render the mesh-webhooks chart with Helm's own library, and regenerate what is derived from it.
 
 `python -m tests.chart.render` (`make manifests`) rewrites manifests/mesh-webhooks.yaml, the
-values table of the chart README and the chart's copy of the Envoy bootstrap.
+values table of the chart README, the schema's definitions and the chart's bootstrap copy.
 """
 
 import json
@@ -16,10 +16,13 @@ from typing import Any
 import helm_python as helm
 import yaml
 
+from tests.chart.schema_patterns import definitions
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "mesh-webhooks"
 MANIFEST = ROOT / "manifests" / "mesh-webhooks.yaml"
 README = CHART / "README.md"
+SCHEMA = CHART / "values.schema.json"
 PACKAGED_BOOTSTRAP = ROOT / "webhooks" / "proxy" / "bootstrap.yaml"
 CHART_BOOTSTRAP = CHART / "files" / "bootstrap.yaml"
 RELEASE = "mesh-webhooks"
@@ -160,6 +163,13 @@ def readme_text(readme: str, values_text: str) -> str:
     return readme[:start] + "\n" + values_table(values_text) + readme[end:]
 
 
+def schema_text(schema_text: str) -> str:
+    """values.schema.json with its definitions rebuilt from webhooks/inject/formats.py."""
+    schema = json.loads(schema_text)
+    schema["definitions"] = definitions()
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
     values_text = (CHART / "values.yaml").read_text()
     missing = undocumented(values_text)
@@ -167,10 +177,11 @@ def main() -> int:
         print(f"values.yaml: keys without a comment: {', '.join(missing)}", file=sys.stderr)
         return 1
     shutil.copyfile(PACKAGED_BOOTSTRAP, CHART_BOOTSTRAP)
+    SCHEMA.write_text(schema_text(SCHEMA.read_text()))
     README.write_text(readme_text(README.read_text(), values_text))
     MANIFEST.parent.mkdir(exist_ok=True)
     MANIFEST.write_text(manifest_text(render()))
-    print(f"wrote {MANIFEST.relative_to(ROOT)}, {README.relative_to(ROOT)}, bootstrap copy")
+    print(f"wrote {MANIFEST.relative_to(ROOT)}, {README.relative_to(ROOT)}, schema, bootstrap")
     return 0
 
 

@@ -118,7 +118,7 @@ EXTERNAL = {
 }
 OPEN = {"validation": {"failClosed": False}}
 NO_VALIDATION = {"validation": {"enabled": False}}
-RBAC_CASES = {
+RBAC_CASES: dict[str, tuple[dict[str, Any], set[Grant]]] = {
     "self": ({}, SELF_MODE | {SELF_TEST}),
     "self-open": ({"webhook": OPEN}, SELF_MODE),
     "self-no-validation": ({"webhook": NO_VALIDATION}, CA_SECRET | CA_BUNDLE),

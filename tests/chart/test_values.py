@@ -20,7 +20,8 @@ from tests.chart.render import (
     undocumented,
     value_docs,
 )
-from webhooks.inject.config import InjectConfig, is_quantity, parse_config
+from webhooks.inject.config import InjectConfig, parse_config
+from webhooks.inject.formats import is_quantity
 
 VALUES_TEXT = (CHART / "values.yaml").read_text()
 CHART_DERIVED_INJECT_KEYS = {"revision", "bootstrapConfigMap"}
@@ -50,11 +51,10 @@ def test_undocumented_values_are_found() -> None:
 
 
 def _schema_node(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = schema
     for key in path:
-        schema = schema.get("properties", {}).get(key)
-        if schema is None:
-            return None
-    return schema
+        node = node.get("properties", {}).get(key) if node is not None else None
+    return node
 
 
 def test_every_documented_value_is_in_the_schema() -> None:
