@@ -41,7 +41,7 @@ def base_url() -> Iterator[str]:
     pair = issuing.issue_serving_cert(CA, ["localhost", "127.0.0.1"])
     tls = ReloadableTLS()
     tls.load_pem(pair.cert_pem, pair.key_pem)
-    app = create_app({"/inject": make_handler(InjectConfig)}, lambda: True)
+    app = create_app({"/inject": make_handler(lambda: InjectConfig())}, lambda: True)
     with servers.serve_app_in_thread(app, tls) as port:
         yield f"https://127.0.0.1:{port}"
 

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from webhooks.validate import kubeyaml, registry, validator
+from webhooks import yamlio
+from webhooks.validate import registry, validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -44,7 +45,7 @@ def _key(key: Any) -> str:
 
 def load_documents(text: str) -> list[Any]:
     """The documents of a YAML stream as kubectl would send them (go-yaml's implicit types)."""
-    return [json_keys(document) for document in kubeyaml.load_all(text) if document is not None]
+    return [json_keys(document) for document in yamlio.load_all(text) if document is not None]
 
 
 def _files(source: str) -> Iterator[tuple[str, str]]:

@@ -1,5 +1,5 @@
 """yamlio.dump_all: what it writes, kubectl (go-yaml v2, as yamlio.load_all) and PyYAML read back
-as written. The loader itself is tested in tests/unit/validate/test_kubeyaml.py."""
+as written. The loader itself is tested in tests/unit/test_yamlio_load.py."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""kubeyaml: YAML scalars resolved as go-yaml v2 (kubectl) resolves them, not as PyYAML does."""
+"""yamlio: YAML scalars resolved as go-yaml v2 (kubectl) resolves them, not as PyYAML does."""
 
 import json
 import math
@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from webhooks.validate import kubeyaml
+from webhooks import yamlio
 
 
 def scalar(text: str) -> Any:
-    return kubeyaml.load_all(f"v: {text}")[0]["v"]
+    return yamlio.load_all(f"v: {text}")[0]["v"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_nan() -> None:
 
 
 def test_a_colon_glued_to_a_flow_indicator_stays_in_the_scalar() -> None:
-    loaded = kubeyaml.load_all("a: [1.2.3.4, 001:db8::, 2001:db8::/32]\nb: {c: d::}\ne: [f:]")
+    loaded = yamlio.load_all("a: [1.2.3.4, 001:db8::, 2001:db8::/32]\nb: {c: d::}\ne: [f:]")
 
     assert loaded == [
         {"a": ["1.2.3.4", "001:db8::", "2001:db8::/32"], "b": {"c": "d::"}, "e": ["f:"]}
@@ -86,20 +86,20 @@ def test_a_colon_glued_to_a_flow_indicator_stays_in_the_scalar() -> None:
 
 
 def test_flow_mappings_still_work() -> None:
-    loaded = kubeyaml.load_all('a: [b: c, {"d":1}, {e: f}]')
+    loaded = yamlio.load_all('a: [b: c, {"d":1}, {e: f}]')
 
     assert loaded == [{"a": [{"b": "c"}, {"d": 1}, {"e": "f"}]}]
 
 
 def test_documents_merge_keys_and_empty_documents() -> None:
-    loaded = kubeyaml.load_all("base: &b {x: 1}\nm: {<<: *b, z: 2}\n---\n---\nk: v\n")
+    loaded = yamlio.load_all("base: &b {x: 1}\nm: {<<: *b, z: 2}\n---\n---\nk: v\n")
 
     assert loaded == [{"base": {"x": 1}, "m": {"x": 1, "z": 2}}, None, {"k": "v"}]
 
 
 def test_no_python_objects() -> None:
     with pytest.raises(Exception, match="could not determine a constructor"):
-        kubeyaml.load_all("a: !!python/object/apply:os.system [echo]")
+        yamlio.load_all("a: !!python/object/apply:os.system [echo]")
 
 
 # Text YAML can carry raw (no surrogates, controls, line or paragraph separators, noncharacters).
@@ -118,5 +118,5 @@ JSON = st.recursive(
 @given(JSON)
 def test_json_reads_back_unchanged(value: Any) -> None:
     # JSON is YAML: whatever kubectl would send as JSON must come back as the same values.
-    assert kubeyaml.load_all(json.dumps(value, ensure_ascii=False)) == [value]
-    assert kubeyaml.load_all(json.dumps(value, ensure_ascii=False, indent=1)) == [value]
+    assert yamlio.load_all(json.dumps(value, ensure_ascii=False)) == [value]
+    assert yamlio.load_all(json.dumps(value, ensure_ascii=False, indent=1)) == [value]
