@@ -1,7 +1,7 @@
 """VirtualService: hosts, gateways, delegation, and the TLS and TCP routes."""
 
 from webhooks.validate import fields
-from webhooks.validate.kinds import httproute
+from webhooks.validate.kinds import httproute, unreachable
 from webhooks.validate.kinds.common import (
     check_destination,
     check_export_to,
@@ -39,13 +39,15 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
     for index, route in enumerate(spec.http):
         path = f"spec.http[{index}]"
         httproute.check_route(v, route, path, delegate, gateways)
-        if not route.match and index < len(spec.http) - 1:
-            name = f'"{route.name}"' if route.name else f"#{index}"
-            v.warn(f"virtualService rule {name} not used (only the last rule can have no matches)")
     for index, tls in enumerate(spec.tls):
         _check_tls_route(v, tls, spec.hosts, f"spec.tls[{index}]")
     for index, tcp in enumerate(spec.tcp):
         _check_tcp_route(v, tcp, f"spec.tcp[{index}]")
+    unreachable.check_http(v, spec.http)
+    if spec.tcp:
+        unreachable.check_l4(v, [tcp.match for tcp in spec.tcp])
+    if spec.tls:
+        unreachable.check_l4(v, [tls.match for tls in spec.tls])
     return v
 
 
