@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 from webhooks.validate import fields
+from webhooks.validate.kinds import jwks
 from webhooks.validate.kinds.common import (
     check_duration,
     check_policy_target,
@@ -57,6 +58,8 @@ def _check_jwt_rule(v: Verdict, rule: JWTRule, path: str) -> None:
         else:
             if scheme not in ("http", "https"):
                 v.error(f"URI scheme {fields.go_quote(scheme)} is not supported", f"{path}.jwksUri")
+    if rule.jwks:
+        _check_jwks(v, rule.jwks, f"{path}.jwks")
     for index, header in enumerate(rule.from_headers):
         if not header.name:
             v.error("location header name must be non-empty string", f"{path}.fromHeaders[{index}]")
@@ -69,3 +72,17 @@ def _check_jwt_rule(v: Verdict, rule: JWTRule, path: str) -> None:
         elif problem := fields.strict_header_name_error(claim.header):
             v.error(problem, where)
     check_duration(v, rule.timeout, f"{path}.timeout")
+
+
+def _check_jwks(v: Verdict, text: str, path: str) -> None:
+    try:
+        private = jwks.private_key_indexes(text)
+    except jwks.JWKSError as error:
+        v.error(f"jwks parse error: {error}", path)
+        return
+    for index in private:
+        v.warn(
+            f"jwks key at index {index} contains private key material; only public keys are "
+            "used for verification",
+            path,
+        )
