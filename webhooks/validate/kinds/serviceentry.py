@@ -9,6 +9,10 @@ from webhooks.validate.models.workload import ServiceEntry
 from webhooks.validate.verdict import Verdict
 
 HTTP_OR_TLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY", "HTTPS", "TLS"})
+# Istio's protocol.IsTCP: the protocols proxied as TCP streams.
+TCP_PROTOCOLS = frozenset({"TCP", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL"})
+# The label that opts a ServiceEntry out of istiod's IP autoallocation (on by default).
+AUTOALLOCATE_LABEL = "networking.istio.io/enable-autoallocate-ip"
 _SELECTOR_WARNING = (
     "service entry: workload selector specified without labels, will be applied to all services "
     "in namespace"
@@ -32,6 +36,7 @@ def validate(spec: ServiceEntry, meta: Meta) -> Verdict:
         elif not fields.is_ip(address):
             v.error(f"{address} is not a valid IP", path)
     _check_ports(v, spec)
+    _warn_addresses(v, spec, resolution, meta)
     _check_endpoints(v, spec, resolution)
     protocols = {PROTOCOLS.get(port.protocol.lower(), "TCP") for port in spec.ports}
     if resolution != "NONE" and len(spec.hosts) > 1 and protocols - HTTP_OR_TLS:
@@ -80,6 +85,30 @@ def _check_ports(v: Verdict, spec: ServiceEntry) -> None:
         check_port(v, port.number, f"{path}.number")
         if port.target_port:
             check_port(v, port.target_port, f"{path}.targetPort")
+
+
+def _warn_addresses(v: Verdict, spec: ServiceEntry, resolution: str, meta: Meta) -> None:
+    """Istio's two warnings about TCP ports that a proxy cannot tell apart without an address."""
+    if not spec.addresses:
+        opted_out = str(meta.labels.get(AUTOALLOCATE_LABEL, "")).lower() == "false"
+        if resolution == "NONE" or opted_out:
+            # Istio compares the protocol as written: only "" and "TCP" warn.
+            for index, port in enumerate(spec.ports):
+                if port.protocol in ("", "TCP"):
+                    v.warn(
+                        "addresses are required for ports serving TCP (or unset) protocol when "
+                        "IP Autoallocation is not enabled",
+                        f"spec.ports[{index}]",
+                    )
+        return
+    several_hosts = resolution in ("DNS", "DNS_ROUND_ROBIN") and len(spec.hosts) > 1
+    protocols = (PROTOCOLS.get(port.protocol.lower()) for port in spec.ports)
+    if several_hosts and any(protocol in TCP_PROTOCOLS for protocol in protocols):
+        v.warn(
+            "service entry can not have more than one host specified simultaneously with "
+            "address and tcp port",
+            "spec.hosts",
+        )
 
 
 def _check_endpoints(v: Verdict, spec: ServiceEntry, resolution: str) -> None:
