@@ -13,7 +13,9 @@ def validate(spec: DestinationRule, meta: Meta) -> Verdict:
     if problem := fields.wildcard_domain_or_ip_error(spec.host):
         v.error(problem, "spec.host")
     if spec.traffic_policy is not None:
-        trafficpolicy.check_traffic_policy(v, spec.traffic_policy, "spec.trafficPolicy")
+        trafficpolicy.check_traffic_policy(
+            v, spec.traffic_policy, "spec.trafficPolicy", meta.namespace
+        )
     names: set[str] = set()
     for index, subset in enumerate(spec.subsets):
         path = f"spec.subsets[{index}]"
@@ -30,7 +32,9 @@ def validate(spec: DestinationRule, meta: Meta) -> Verdict:
         for message in fields.label_errors(subset.labels):
             v.error(message, f"{path}.labels")
         if subset.traffic_policy is not None:
-            trafficpolicy.check_traffic_policy(v, subset.traffic_policy, f"{path}.trafficPolicy")
+            trafficpolicy.check_traffic_policy(
+                v, subset.traffic_policy, f"{path}.trafficPolicy", meta.namespace
+            )
     check_export_to(v, spec.export_to, meta.namespace)
     if spec.workload_selector is not None:
         _check_selected(v, spec, meta)

@@ -16,12 +16,14 @@ from webhooks.validate.models.destinationrule import (
 from webhooks.validate.verdict import Verdict
 
 _MAGLEV_MAX = 5000011
+CONFIGMAP_PREFIX = "configmap://"
 
 
-def check_traffic_policy(v: Verdict, policy: TrafficPolicy, path: str) -> None:
+def check_traffic_policy(v: Verdict, policy: TrafficPolicy, path: str, namespace: str) -> None:
+    """A DestinationRule's (or subset's) traffic policy; `namespace` is the rule's own."""
     if not policy.model_fields_set - {"port_level_settings"} and not policy.port_level_settings:
         v.error("traffic policy must have at least one field", path)
-    _check_parts(v, policy, path)
+    _check_parts(v, policy, path, namespace)
     if policy.tunnel is not None and policy.proxy_protocol is not None:
         v.error("tunnel and proxyProtocol must not be set together", path)
     if policy.tunnel is not None:
@@ -34,10 +36,12 @@ def check_traffic_policy(v: Verdict, policy: TrafficPolicy, path: str) -> None:
             check_port(v, port_policy.port.number, f"{where}.port.number")
         if not port_policy.model_fields_set - {"port"}:
             v.error("port traffic policy must have at least one field", where)
-        _check_parts(v, port_policy, where)
+        _check_parts(v, port_policy, where, namespace)
 
 
-def _check_parts(v: Verdict, policy: TrafficPolicy | PortTrafficPolicy, path: str) -> None:
+def _check_parts(
+    v: Verdict, policy: TrafficPolicy | PortTrafficPolicy, path: str, namespace: str
+) -> None:
     if policy.load_balancer is not None:
         _check_load_balancer(v, policy.load_balancer, f"{path}.loadBalancer")
         locality = policy.load_balancer.locality_lb_setting
@@ -53,7 +57,7 @@ def _check_parts(v: Verdict, policy: TrafficPolicy | PortTrafficPolicy, path: st
     if policy.outlier_detection is not None:
         _check_outlier(v, policy.outlier_detection, f"{path}.outlierDetection")
     if policy.tls is not None:
-        _check_client_tls(v, policy.tls, f"{path}.tls")
+        _check_client_tls(v, policy.tls, f"{path}.tls", namespace)
 
 
 def _check_tunnel(v: Verdict, tunnel: TunnelSettings, path: str) -> None:
@@ -219,7 +223,9 @@ def _check_failover(v: Verdict, failovers: list[Failover], path: str) -> None:
             v.error("locality lb failover region should not contain '*' wildcard", where)
 
 
-def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str) -> None:
+def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str, namespace: str) -> None:
+    if problem := _configmap_credential_error(tls.credential_name, namespace):
+        v.error(f"invalid configmap:// credentialName: {problem}", f"{path}.credentialName")
     if tls.insecure_skip_verify and (
         tls.ca_certificates or tls.credential_name or tls.subject_alt_names
     ):
@@ -243,3 +249,20 @@ def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str) -> None:
             v.error("client certificate required for mutual tls", path)
         if not tls.private_key:
             v.error("private key required for mutual tls", path)
+
+
+def _configmap_credential_error(name: str, namespace: str) -> str | None:
+    """`configmap://<namespace>/<name>`, read by istiod from the rule's own namespace only."""
+    if not name.startswith(CONFIGMAP_PREFIX):
+        return None
+    parts = name.removeprefix(CONFIGMAP_PREFIX).split("/")
+    quoted = fields.go_quote(name)
+    if len(parts) < 2:
+        return f"invalid resource name {quoted}. Expected namespace and name"
+    if not parts[0]:
+        return f"invalid resource name {quoted}. Expected namespace"
+    if not parts[1]:
+        return f"invalid resource name {quoted}. Expected name"
+    if parts[0] != namespace or not namespace:
+        return f"namespace must match the configuration namespace {fields.go_quote(namespace)}"
+    return None
