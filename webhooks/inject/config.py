@@ -15,7 +15,6 @@ from pydantic.alias_generators import to_camel
 
 from webhooks import mesh
 from webhooks.inject import formats
-from webhooks.inject.formats import is_quantity
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ class InjectConfig(_Model):
     def _quantities(cls, value: Resources) -> Resources:
         for kind, quantities in (("requests", value.requests), ("limits", value.limits)):
             for resource, quantity in quantities.items():
-                if not is_quantity(quantity):
+                if not formats.is_quantity(quantity):
                     raise ValueError(f"{kind}.{resource}: {quantity!r} is not a quantity")
         return value
 
@@ -192,12 +191,15 @@ def parse_config(text: str, source: str = "<config>") -> InjectConfig:
         raise ConfigError(f"{source}: invalid injection config: {_describe(error)}") from None
 
 
-def load_config(path: Path) -> InjectConfig:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text()
+        return path.read_text()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from None
-    return parse_config(text, str(path))
+
+
+def load_config(path: Path) -> InjectConfig:
+    return parse_config(_read(path), str(path))
 
 
 def default_config() -> InjectConfig:
@@ -211,23 +213,17 @@ class ConfigStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        text = self._read()
+        text = _read(path)
         self.current = parse_config(text, str(path))  # no last good yet: an error is fatal
         self._digest = hashlib.sha256(text.encode()).digest()
 
     def get(self) -> InjectConfig:
         return self.current
 
-    def _read(self) -> str:
-        try:
-            return self.path.read_text()
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{self.path}: cannot read: {error}") from None
-
     def reload(self) -> bool:
         """True if a new config is now in force. Errors are logged, never raised."""
         try:
-            text = self._read()
+            text = _read(self.path)
         except ConfigError as error:
             logger.warning("cannot read injection config", extra={"error": str(error)})
             return False
