@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from webhooks import mesh
 from webhooks.admission.review import AdmissionRequest
 
 
@@ -31,3 +32,13 @@ def request(obj: dict[str, Any] | None, namespace: str = "shop") -> AdmissionReq
             "object": obj,
         }
     )
+
+
+def every_container(injected: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = injected["spec"]
+    return [*spec.get("initContainers", ()), *spec.get("containers", ())]
+
+
+def proxy_container(injected: dict[str, Any]) -> dict[str, Any]:
+    """The injected proxy, wherever the layout put it."""
+    return next(c for c in every_container(injected) if c["name"] == mesh.PROXY_CONTAINER)

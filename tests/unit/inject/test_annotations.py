@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.inject.factories import pod, request
+from tests.unit.inject.factories import pod, proxy_container as proxy, request
 from webhooks import mesh
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
@@ -18,11 +18,6 @@ CONFIG = InjectConfig()
 
 def injected(annotations: dict[str, str], native: bool = False, **spec: Any) -> Pod:
     return inject_pod(pod({"app": "a"}, annotations, **spec), InjectConfig(), native).pod
-
-
-def proxy(result: Pod) -> dict[str, Any]:
-    every = [*result["spec"].get("initContainers", []), *result["spec"]["containers"]]
-    return next(c for c in every if c["name"] == mesh.PROXY_CONTAINER)
 
 
 def init_args(result: Pod) -> list[str]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.inject.factories import pod
+from tests.unit.inject.factories import pod, proxy_container
 from webhooks import mesh
 from webhooks.inject.annotations import InjectionError
 from webhooks.inject.config import InjectConfig
@@ -25,8 +25,7 @@ def user_sidecar(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def probers(result: dict[str, Any]) -> dict[str, Any]:
-    every = [*result["spec"].get("initContainers", []), *result["spec"]["containers"]]
-    proxy = next(c for c in every if c["name"] == mesh.PROXY_CONTAINER)
+    proxy = proxy_container(result)
     value = next((e["value"] for e in proxy["env"] if e["name"] == mesh.APP_PROBERS_ENV), "{}")
     decoded: dict[str, Any] = json.loads(value)
     return decoded

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.unit.inject.factories import pod
+from tests.unit.inject.factories import every_container, pod, proxy_container as proxy
 from webhooks import mesh
 from webhooks.admission import responses
 from webhooks.admission.review import AdmissionRequest
@@ -99,12 +99,6 @@ def test_the_offline_command_writes_no_yaml_aliases(tmp_path: Path) -> None:
     assert "istio-proxy" in text
 
 
-def _proxy(injected: dict[str, Any]) -> dict[str, Any]:
-    spec = injected["spec"]
-    every = [*spec.get("initContainers", ()), *spec["containers"]]
-    return next(c for c in every if c["name"] == "istio-proxy")
-
-
 def _env(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container["env"]}
 
@@ -120,11 +114,11 @@ def test_pods_share_the_sidecar_parts_but_not_each_others_env() -> None:
     merged = inject_pod(scraped, config, native=False).pod
     again = inject_pod(probed, config, native=False).pod  # strips, then injects again
     assert [shared.proxy, shared.init, list(shared.volumes)] == before
-    assert _proxy(plain) is shared.proxy  # nothing per pod: the whole container is shared
+    assert proxy(plain) is shared.proxy  # nothing per pod: the whole container is shared
     assert plain["spec"]["initContainers"][0] is shared.init
-    assert set(_env(_proxy(probed))) - set(_env(shared.proxy)) == {"ISTIO_KUBE_APP_PROBERS"}
-    assert set(_env(_proxy(merged))) - set(_env(shared.proxy)) == {"ISTIO_PROMETHEUS_ANNOTATIONS"}
-    assert "/app-health/web/readyz" in _env(_proxy(probed))["ISTIO_KUBE_APP_PROBERS"]
+    assert set(_env(proxy(probed))) - set(_env(shared.proxy)) == {"ISTIO_KUBE_APP_PROBERS"}
+    assert set(_env(proxy(merged))) - set(_env(shared.proxy)) == {"ISTIO_PROMETHEUS_ANNOTATIONS"}
+    assert "/app-health/web/readyz" in _env(proxy(probed))["ISTIO_KUBE_APP_PROBERS"]
     assert again == probed
 
 
@@ -132,10 +126,10 @@ def test_pods_with_tuning_annotations_get_their_own_parts() -> None:
     config = InjectConfig()
     tuned = inject_pod(pod({}, {annotations.LOG_LEVEL: "debug"}), config, native=True).pod
     plain = inject_pod(pod({}), config, native=True).pod
-    assert _env(_proxy(tuned))[mesh.PROXY_LOG_LEVEL_ENV] == "debug"
-    assert _env(_proxy(plain))[mesh.PROXY_LOG_LEVEL_ENV] != "debug"
-    assert _proxy(tuned) is not _proxy(plain)
-    assert _proxy(plain) is sidecar.parts(config, parse_settings({}, config, native=True)).proxy
+    assert _env(proxy(tuned))[mesh.PROXY_LOG_LEVEL_ENV] == "debug"
+    assert _env(proxy(plain))[mesh.PROXY_LOG_LEVEL_ENV] != "debug"
+    assert proxy(tuned) is not proxy(plain)
+    assert proxy(plain) is sidecar.parts(config, parse_settings({}, config, native=True)).proxy
     assert tuned["spec"]["initContainers"][1]["restartPolicy"] == "Always"
 
 
@@ -144,9 +138,4 @@ def test_a_pod_without_containers_is_injected_in_both_layouts() -> None:
         bare = pod({})
         del bare["spec"]["containers"]
         injected = inject_pod(bare, InjectConfig(), native=native).pod
-        assert any(c["name"] == "istio-proxy" for c in _every_container(injected))
-
-
-def _every_container(injected: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = injected["spec"]
-    return [*spec.get("initContainers", ()), *spec.get("containers", ())]
+        assert any(c["name"] == "istio-proxy" for c in every_container(injected))
