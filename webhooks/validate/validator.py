@@ -85,10 +85,6 @@ def _validate(obj: Any, default_namespace: str) -> Outcome:
             "crd_conversion_error", f"error decoding configuration: {join_errors(problems)}", kind
         )
     verdict = kind.rules(model, meta)
-    if verdict.errors and kind.kind == "AuthorizationPolicy":
-        # Istio prefixes the policy's own errors (multierror.Prefix), not the metadata ones.
-        prefix = f"invalid policy {meta.name}.{meta.namespace}: "
-        verdict.errors = [prefix + error for error in verdict.errors]
     if meta.annotations:  # most objects have none: skip the metadata checks altogether
         # Only AuthorizationPolicy has an action; a missing attribute costs an exception.
         action = getattr(model, "action", None) if DRY_RUN in meta.annotations else None

@@ -67,6 +67,9 @@ def validate(spec: AuthorizationPolicy, meta: Meta) -> Verdict:
             _check_condition(v, condition, action, f"{path}.when[{position}]")
     if action == "DENY" and any(rule is not None and _uses_http_only(rule) for rule in spec.rules):
         v.warn(_DENY_HTTP_ONLY, "spec.rules")
+    # Istio prefixes the policy's own errors (multierror.Prefix), not the metadata ones.
+    prefix = f"invalid policy {meta.name}.{meta.namespace}: "
+    v.errors = [prefix + error for error in v.errors]
     return v
 
 
