@@ -15,8 +15,7 @@ def join_errors(errors: Iterable[str]) -> str:
     if len(items) == 1:
         return items[0]
     lines = "".join(f"\n\t* {item}" for item in items)
-    noun = "error" if len(items) == 1 else "errors"
-    return f"{len(items)} {noun} occurred:{lines}\n\n"
+    return f"{len(items)} errors occurred:{lines}\n\n"
 
 
 @dataclass(slots=True)
@@ -35,7 +34,3 @@ class Verdict:
     def merge(self, other: "Verdict") -> None:
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
