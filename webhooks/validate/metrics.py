@@ -24,7 +24,7 @@ class ValidationMetrics(Collector):
         self._lock = threading.Lock()
         self._passed: Tally[Resource] = Tally()
         self._failed: Tally[tuple[str, str, str, str]] = Tally()
-        self._http_errors: Tally[str] = Tally()
+        self._http_errors: Tally[tuple[str]] = Tally()
 
     def passed(self, resource: Resource) -> None:
         with self._lock:
@@ -36,7 +36,7 @@ class ValidationMetrics(Collector):
 
     def http_error(self, status: int) -> None:
         with self._lock:
-            self._http_errors[str(status)] += 1
+            self._http_errors[(str(status),)] += 1
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -45,12 +45,8 @@ class ValidationMetrics(Collector):
         resource = ("group", "version", "resource")
         yield _counter(PASSED, "Resource is valid", resource, passed.items())
         yield _counter(FAILED, "Resource validation failed", (*resource, "reason"), failed.items())
-        http_error_values = {(status,): count for status, count in http_errors.items()}
         yield _counter(
-            HTTP_ERROR,
-            "Resource validation http serve errors",
-            ("status",),
-            http_error_values.items(),
+            HTTP_ERROR, "Resource validation http serve errors", ("status",), http_errors.items()
         )
 
 
