@@ -124,6 +124,8 @@ def _int(low: int, high: int) -> Callable[[str, str], int]:
     return _checked(lambda value: formats.integer(value, low, high))
 
 
+_non_negative, _positive = _int(0, 2**31 - 1), _int(1, 2**31 - 1)
+
 _ports, _ports_or_star = _checked(formats.port_list), _checked(formats.port_list_or_star)
 _cidrs, _cidrs_or_star = _checked(formats.cidr_list), _checked(formats.cidr_list_or_star)
 _interfaces, _mode = _checked(formats.interfaces), _checked(formats.interception_mode)
@@ -142,13 +144,6 @@ def _image(key: str, value: str) -> str:
     if not value.strip() or any(c.isspace() for c in value):
         raise AnnotationError(key, value, "not an image reference")
     return value
-
-
-def _get(
-    annotations: Mapping[str, str], key: str, parse: Callable[[str, str], _T], default: _T
-) -> _T:
-    value = annotations.get(key)
-    return default if value is None else parse(key, value)
 
 
 def _named_objects(key: str, value: str, field: str) -> tuple[dict[str, Any], ...]:
@@ -205,13 +200,14 @@ def _resources(annotations: Mapping[str, str], config: InjectConfig) -> dict[str
     return {kind: values for kind, values in resources.items() if values}
 
 
-def _user_mounts(annotations: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
-    value = annotations.get(USER_VOLUME_MOUNT)
-    if value is None:
-        return ()
-    mounts = _named_objects(USER_VOLUME_MOUNT, value, "volumeMount")
+def _user_volumes(key: str, value: str) -> tuple[dict[str, Any], ...]:
+    return _named_objects(key, value, "volume")
+
+
+def _user_mounts(key: str, value: str) -> tuple[dict[str, Any], ...]:
+    mounts = _named_objects(key, value, "volumeMount")
     if not all(isinstance(mount.get("mountPath"), str) for mount in mounts):
-        raise AnnotationError(USER_VOLUME_MOUNT, value, "every mount needs a mountPath")
+        raise AnnotationError(key, value, "every mount needs a mountPath")
     return mounts
 
 
@@ -248,69 +244,49 @@ def shared_defaults(config: InjectConfig, native: bool) -> Settings:
 
 def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
     """Long but flat: one line per setting, each an annotation, its check and its default."""
-    traffic, readiness, get = config.traffic, config.readiness, annotations.get
-    hold, concurrency, drain, ignored = _proxy_config(get(PROXY_CONFIG), config)
-    user_volume = get(USER_VOLUME)
+    traffic, readiness = config.traffic, config.readiness
+
+    def get(key: str, parse: Callable[[str, str], _T], default: _T) -> _T:
+        value = annotations.get(key)
+        return default if value is None else parse(key, value)
+
+    hold, concurrency, drain, ignored = _proxy_config(annotations.get(PROXY_CONFIG), config)
     return Settings(
-        native=_get(annotations, NATIVE_SIDECAR, parse_bool, native),
-        proxy_image=_get(annotations, PROXY_IMAGE, _image, config.proxy_image),
-        status_port=_get(annotations, STATUS_PORT, _status_port, config.status_port),
-        interception_mode=_get(annotations, INTERCEPTION_MODE, _mode, traffic.interception_mode),
-        include_outbound_ip_ranges=_get(
-            annotations,
-            INCLUDE_OUTBOUND_IP_RANGES,
-            _cidrs_or_star,
-            traffic.include_outbound_ip_ranges,
+        native=get(NATIVE_SIDECAR, parse_bool, native),
+        proxy_image=get(PROXY_IMAGE, _image, config.proxy_image),
+        status_port=get(STATUS_PORT, _status_port, config.status_port),
+        interception_mode=get(INTERCEPTION_MODE, _mode, traffic.interception_mode),
+        include_outbound_ip_ranges=get(
+            INCLUDE_OUTBOUND_IP_RANGES, _cidrs_or_star, traffic.include_outbound_ip_ranges
         ),
-        exclude_outbound_ip_ranges=_get(
-            annotations,
-            EXCLUDE_OUTBOUND_IP_RANGES,
-            _cidrs,
-            traffic.exclude_outbound_ip_ranges,
+        exclude_outbound_ip_ranges=get(
+            EXCLUDE_OUTBOUND_IP_RANGES, _cidrs, traffic.exclude_outbound_ip_ranges
         ),
-        include_inbound_ports=_get(
-            annotations, INCLUDE_INBOUND_PORTS, _ports_or_star, traffic.include_inbound_ports
+        include_inbound_ports=get(
+            INCLUDE_INBOUND_PORTS, _ports_or_star, traffic.include_inbound_ports
         ),
-        exclude_inbound_ports=_get(
-            annotations, EXCLUDE_INBOUND_PORTS, _ports, traffic.exclude_inbound_ports
-        ),
-        include_outbound_ports=_get(
-            annotations, INCLUDE_OUTBOUND_PORTS, _ports, traffic.include_outbound_ports
-        ),
-        exclude_outbound_ports=_get(
-            annotations, EXCLUDE_OUTBOUND_PORTS, _ports, traffic.exclude_outbound_ports
-        ),
-        exclude_interfaces=_get(
-            annotations, EXCLUDE_INTERFACES, _interfaces, traffic.exclude_interfaces
-        ),
+        exclude_inbound_ports=get(EXCLUDE_INBOUND_PORTS, _ports, traffic.exclude_inbound_ports),
+        include_outbound_ports=get(INCLUDE_OUTBOUND_PORTS, _ports, traffic.include_outbound_ports),
+        exclude_outbound_ports=get(EXCLUDE_OUTBOUND_PORTS, _ports, traffic.exclude_outbound_ports),
+        exclude_interfaces=get(EXCLUDE_INTERFACES, _interfaces, traffic.exclude_interfaces),
         resources=_resources(annotations, config),
-        log_level=_get(annotations, LOG_LEVEL, _log_level, config.log_level),
-        component_log_level=_get(
-            annotations, COMPONENT_LOG_LEVEL, _component_log_level, config.component_log_level
+        log_level=get(LOG_LEVEL, _log_level, config.log_level),
+        component_log_level=get(
+            COMPONENT_LOG_LEVEL, _component_log_level, config.component_log_level
         ),
-        readiness_initial_delay=_get(
-            annotations,
-            READINESS_INITIAL_DELAY,
-            _int(0, 2**31 - 1),
-            readiness.initial_delay_seconds,
+        readiness_initial_delay=get(
+            READINESS_INITIAL_DELAY, _non_negative, readiness.initial_delay_seconds
         ),
-        readiness_period=_get(
-            annotations, READINESS_PERIOD, _int(1, 2**31 - 1), readiness.period_seconds
-        ),
-        readiness_failure_threshold=_get(
-            annotations,
-            READINESS_FAILURE_THRESHOLD,
-            _int(1, 2**31 - 1),
-            readiness.failure_threshold,
+        readiness_period=get(READINESS_PERIOD, _positive, readiness.period_seconds),
+        readiness_failure_threshold=get(
+            READINESS_FAILURE_THRESHOLD, _positive, readiness.failure_threshold
         ),
         hold_application=hold,
         concurrency=concurrency,
         drain_duration=drain,
-        rewrite_probes=_get(annotations, REWRITE_PROBES, parse_bool, config.rewrite_app_http_probe),
-        merge_metrics=_get(annotations, MERGE_METRICS, parse_bool, config.enable_prometheus_merge),
-        user_volumes=()
-        if user_volume is None
-        else _named_objects(USER_VOLUME, user_volume, "volume"),
-        user_volume_mounts=_user_mounts(annotations),
+        rewrite_probes=get(REWRITE_PROBES, parse_bool, config.rewrite_app_http_probe),
+        merge_metrics=get(MERGE_METRICS, parse_bool, config.enable_prometheus_merge),
+        user_volumes=get(USER_VOLUME, _user_volumes, ()),
+        user_volume_mounts=get(USER_VOLUME_MOUNT, _user_mounts, ()),
         ignored_proxy_config=ignored,
     )
