@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.inject.factories import pod, proxy_container as proxy, request
 from webhooks import mesh
+from webhooks.inject.annotations import REWRITE_PROBES, SETTING_ANNOTATIONS, USER_VOLUME_MOUNT
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
 from webhooks.inject.pod import inject_pod
@@ -220,6 +221,13 @@ BAD: list[tuple[str, str]] = [
     ("prometheus.io/port", "15090"),
     ("prometheus.istio.io/scrape-targets", "8080:/m,abc:/n"),
 ]
+
+
+def test_every_tuning_annotation_has_a_test_and_a_bad_value() -> None:
+    # userVolumeMount and rewriteAppHTTPProbers have tests of their own above.
+    own_tests = {USER_VOLUME_MOUNT, REWRITE_PROBES}
+    assert {key for key, _, _ in CHECKS} | own_tests >= SETTING_ANNOTATIONS
+    assert {key for key, _ in BAD} >= SETTING_ANNOTATIONS
 
 
 @pytest.mark.parametrize(("key", "value"), BAD, ids=[f"{k}={v}" for k, v in BAD])
