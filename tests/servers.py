@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -22,6 +23,25 @@ from webhooks.certs import issuing
 from webhooks.server.tls import ReloadableTLS
 
 JSON = {"Content-Type": "application/json"}
+
+
+def admission_review(
+    obj: dict[str, Any], *, uid: str, api_version: str = "admission.k8s.io/v1", **request: Any
+) -> dict[str, Any]:
+    """An AdmissionReview as the apiserver posts it (a Pod CREATE unless `request` overrides)."""
+    return {
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "default",
+            "operation": "CREATE",
+            "object": obj,
+            **request,
+        },
+    }
 
 
 def free_port() -> int:

@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jsonpatch
 
+from tests import servers
+
 Object = dict[str, Any]
 ADMISSION = "/apis/admissionregistration.k8s.io/v1/"
 ROUTES = [
@@ -304,21 +306,16 @@ def _admit(webhook: Object, namespace: str, obj: Object) -> None:
     client_config = webhook.get("clientConfig") or {}
     bundle = base64.b64decode(client_config.get("caBundle") or "")
     context = ssl.create_default_context(cadata=bundle.decode()) if bundle else True
-    review = {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "fake-apiserver-dry-run",
-            "kind": {"group": "networking.istio.io", "version": "v1", "kind": "Gateway"},
-            "resource": {"group": "networking.istio.io", "version": "v1", "resource": "gateways"},
-            "namespace": namespace,
-            "name": obj["metadata"]["name"],
-            "operation": "CREATE",
-            "object": obj,
-            "dryRun": True,
-            "userInfo": {"username": "fake"},
-        },
-    }
+    review = servers.admission_review(
+        obj,
+        uid="fake-apiserver-dry-run",
+        kind={"group": "networking.istio.io", "version": "v1", "kind": "Gateway"},
+        resource={"group": "networking.istio.io", "version": "v1", "resource": "gateways"},
+        namespace=namespace,
+        name=obj["metadata"]["name"],
+        dryRun=True,
+        userInfo={"username": "fake"},
+    )
     try:
         reply = httpx.post(client_config["url"], json=review, verify=context, timeout=5)
         reply.raise_for_status()

@@ -22,18 +22,7 @@ CA = issuing.create_ca("mesh-webhooks test CA")
 
 
 def review(obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "7f0b2c1e-https",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "shop",
-            "operation": "CREATE",
-            "object": obj,
-        },
-    }
+    return servers.admission_review(obj, uid="7f0b2c1e-https", namespace="shop")
 
 
 @pytest.fixture(scope="module")

@@ -54,17 +54,7 @@ def client(port: int) -> Iterator[httpx.Client]:
 
 
 def review(api_version: str = "admission.k8s.io/v1", uid: str = "1234") -> dict[str, object]:
-    return {
-        "apiVersion": api_version,
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE",
-            "namespace": "default",
-            "object": {"metadata": {"name": "p"}},
-        },
-    }
+    return servers.admission_review({"metadata": {"name": "p"}}, uid=uid, api_version=api_version)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
