@@ -145,32 +145,28 @@ def access_log(log: Path, direction: str) -> list[dict[str, Any]]:
     return entries
 
 
+def wait_for_access_log(log: Path, direction: str, **fields: str) -> None:
+    """Wait until Envoy has written an access-log entry in `direction` with all `fields`."""
+
+    def logged() -> bool:
+        entries = access_log(log, direction)
+        return any(all(e.get(k) == v for k, v in fields.items()) for e in entries)
+
+    wait_for(logged, 10, f"an {direction} access log entry with {fields}")
+
+
 def test_app_answers_through_the_sidecar(sim: tuple[PodSim, Path]) -> None:
     pod, log = sim
     status, body = get(pod, APP_PORT, "/hello")
     assert status == 200
     assert json.loads(body)["peer"] == mesh.INBOUND_PASSTHROUGH_IP  # Envoy forwarded it
-
-    def logged() -> bool:
-        return any(
-            e.get("path") == "/hello" and e["original_dst"] == f"{pod.pod_ip}:{APP_PORT}"
-            for e in access_log(log, "inbound")
-        )
-
-    wait_for(logged, 10, "the inbound access log entry")
+    wait_for_access_log(log, "inbound", path="/hello", original_dst=f"{pod.pod_ip}:{APP_PORT}")
 
 
 def test_raw_tcp_goes_through_the_tcp_proxy(sim: tuple[PodSim, Path]) -> None:
     pod, log = sim
     assert pod.peer_python(TCP_ECHO, pod.pod_ip, str(TCP_PORT)).strip() == "echo:raw-tcp"
-
-    def logged() -> bool:
-        return any(
-            e.get("protocol") == "tcp" and e["original_dst"] == f"{pod.pod_ip}:{TCP_PORT}"
-            for e in access_log(log, "inbound")
-        )
-
-    wait_for(logged, 10, "the inbound tcp access log entry")
+    wait_for_access_log(log, "inbound", protocol="tcp", original_dst=f"{pod.pod_ip}:{TCP_PORT}")
 
 
 def test_outbound_calls_go_through_15001(sim: tuple[PodSim, Path]) -> None:
@@ -179,14 +175,9 @@ def test_outbound_calls_go_through_15001(sim: tuple[PodSim, Path]) -> None:
     status, body = get(pod, APP_PORT, f"/call?url={target}")
     assert status == 200
     assert json.loads(body)["path"] == "/from-pod"
-
-    def logged() -> bool:
-        return any(
-            e.get("path") == "/from-pod" and e["upstream_host"] == f"{pod.peer_ip}:{PEER_PORT}"
-            for e in access_log(log, "outbound")
-        )
-
-    wait_for(logged, 10, "the outbound access log entry")
+    wait_for_access_log(
+        log, "outbound", path="/from-pod", upstream_host=f"{pod.peer_ip}:{PEER_PORT}"
+    )
 
 
 def test_kubelet_probes_follow_the_app(sim: tuple[PodSim, Path]) -> None:
