@@ -1,6 +1,5 @@
 """Run the real agent (and through it the real Envoy) as a process for data-plane tests."""
 
-import http.client
 import os
 import random
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from webhooks import mesh
+from webhooks.proxy.envoy import http_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,13 +58,7 @@ def free_port_offset(more_ports: Sequence[int] = ()) -> int:
 def http_get(
     port: int, path: str, host: str = "127.0.0.1", method: str = "GET", timeout: float = 10
 ) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return http_request(host, port, method, path, timeout)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:

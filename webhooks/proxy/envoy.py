@@ -111,13 +111,7 @@ class EnvoyAdmin:
         return await asyncio.to_thread(self._request, method, path)
 
     def _request(self, method: str, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=ADMIN_TIMEOUT_SECONDS)
-        try:
-            connection.request(method, path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return http_request(self.host, self.port, method, path, ADMIN_TIMEOUT_SECONDS)
 
     async def is_ready(self) -> bool:
         """LIVE with workers started. No CDS/LDS check: a static bootstrap has neither."""
@@ -135,6 +129,17 @@ class EnvoyAdmin:
                 logger.info("envoy admin", extra={"path": path, "status": status})
             except OSError as error:
                 logger.warning("envoy admin failed", extra={"path": path, "error": str(error)})
+
+
+def http_request(host: str, port: int, method: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """One blocking plain-HTTP request; the status and the whole body."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def _die_with_parent() -> None:
