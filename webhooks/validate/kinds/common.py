@@ -1,6 +1,7 @@
 """Rules several kinds share: exportTo, selectors, targetRefs, destinations, host overlap."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from webhooks.validate import fields
 from webhooks.validate.models.base import LabelSelector, PolicyTargetReference, WorkloadSelector
@@ -13,6 +14,7 @@ POLICY_TARGET_KINDS = (
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "GatewayClass"),
 )
+Item = TypeVar("Item")
 
 
 def check_export_to(
@@ -34,6 +36,18 @@ def check_export_to(
         v.error("cannot have both public (*) and non-public exportTo values for a resource", path)
     if "~" in seen and len(seen) > 1:
         v.error("cannot export service entry to no one (~) and someone", path)
+
+
+def present(
+    v: Verdict, items: Iterable[Item | None], path: str, null_error: str
+) -> Iterator[tuple[str, Item]]:
+    """The list's non-null items with their field paths; each null item is `null_error` there."""
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]"
+        if item is None:
+            v.error(null_error, where)
+        else:
+            yield where, item
 
 
 def check_selector_labels(v: Verdict, labels: dict[str, str], path: str) -> None:

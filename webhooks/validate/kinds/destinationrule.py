@@ -2,7 +2,7 @@
 
 from webhooks.validate import fields
 from webhooks.validate.kinds import trafficpolicy
-from webhooks.validate.kinds.common import check_export_to, check_workload_selector
+from webhooks.validate.kinds.common import check_export_to, check_workload_selector, present
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.models.destinationrule import DestinationRule
 from webhooks.validate.verdict import Verdict
@@ -17,11 +17,7 @@ def validate(spec: DestinationRule, meta: Meta) -> Verdict:
             v, spec.traffic_policy, "spec.trafficPolicy", meta.namespace
         )
     names: set[str] = set()
-    for index, subset in enumerate(spec.subsets):
-        path = f"spec.subsets[{index}]"
-        if subset is None:
-            v.error("subset may not be null", path)
-            continue
+    for path, subset in present(v, spec.subsets, "spec.subsets", "subset may not be null"):
         if subset.name in names:
             v.error(f"duplicate subset names: {subset.name}", f"{path}.name")
         names.add(subset.name)

@@ -1,7 +1,7 @@
 """Gateway: servers, hosts, ports, binds and server TLS (shared with Sidecar ingress)."""
 
 from webhooks.validate import fields
-from webhooks.validate.kinds.common import check_port, check_selector_labels
+from webhooks.validate.kinds.common import check_port, check_selector_labels, present
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.models.gateway import Gateway, Server, ServerTLSSettings
 from webhooks.validate.verdict import Verdict
@@ -58,11 +58,7 @@ def validate(spec: Gateway, meta: Meta) -> Verdict:
         v.error("gateway must have at least one server", "spec.servers")
     check_selector_labels(v, spec.selector, "spec.selector")
     names: set[str] = set()
-    for index, server in enumerate(spec.servers):
-        path = f"spec.servers[{index}]"
-        if server is None:
-            v.error("server may not be nil", path)
-            continue
+    for path, server in present(v, spec.servers, "spec.servers", "server may not be nil"):
         check_server(v, server, path)
         name = server.port.name
         if name and name in names:

@@ -2,7 +2,12 @@
 
 from webhooks.validate import fields
 from webhooks.validate.kinds import workload
-from webhooks.validate.kinds.common import check_export_to, check_port, check_workload_selector
+from webhooks.validate.kinds.common import (
+    check_export_to,
+    check_port,
+    check_workload_selector,
+    present,
+)
 from webhooks.validate.kinds.gateway import PROTOCOLS
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.models.workload import ServiceEntry
@@ -121,11 +126,7 @@ def _check_endpoints(v: Verdict, spec: ServiceEntry, resolution: str) -> None:
     if resolution == "DYNAMIC_DNS":
         _check_dynamic_dns(v, spec)
     port_names = {port.name for port in spec.ports}
-    for index, endpoint in enumerate(spec.endpoints):
-        path = f"spec.endpoints[{index}]"
-        if endpoint is None:
-            v.error("endpoint may not be null", path)
-            continue
+    for path, endpoint in present(v, spec.endpoints, "spec.endpoints", "endpoint may not be null"):
         address = endpoint.address
         if not address and not endpoint.network:
             v.error("address is required", f"{path}.address")

@@ -4,7 +4,12 @@ import re
 
 from webhooks.validate import fields
 from webhooks.validate.kinds import gateway
-from webhooks.validate.kinds.common import check_destination, check_port, check_workload_selector
+from webhooks.validate.kinds.common import (
+    check_destination,
+    check_port,
+    check_workload_selector,
+    present,
+)
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.kinds.trafficpolicy import check_connection_pool
 from webhooks.validate.models.sidecar import IstioEgressListener, IstioIngressListener, Sidecar
@@ -138,11 +143,8 @@ def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> No
             "spec.egress",
         )
     sockets: set[str] = set()
-    for index, listener in enumerate(listeners):
-        path = f"spec.egress[{index}]"
-        if listener is None:
-            v.error("sidecar: egress listener may not be null", path)
-            continue
+    null_error = "sidecar: egress listener may not be null"
+    for path, listener in present(v, listeners, "spec.egress", null_error):
         _check_egress_hosts(v, listener.hosts, path)
         unix = listener.bind.startswith("unix://")
         if listener.port is not None:

@@ -8,6 +8,7 @@ from webhooks.validate.kinds.common import (
     check_port,
     host_covers,
     hosts_overlap,
+    present,
 )
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.models.virtualservice import (
@@ -156,11 +157,7 @@ def _check_l4(v: Verdict, subnets: list[str], port: int, path: str) -> None:
 
 
 def _check_tcp_route(v: Verdict, tcp: TCPRoute, path: str) -> None:
-    for index, match in enumerate(tcp.match):
-        where = f"{path}.match[{index}]"
-        if match is None:
-            v.error("tcp match may not be nil", where)
-            continue
+    for where, match in present(v, tcp.match, f"{path}.match", "tcp match may not be nil"):
         _check_tcp_match(v, match, where)
     _check_route_destinations(v, tcp.route, path, "TCP route is required")
 
