@@ -51,6 +51,10 @@ bench: $(VENV)/.installed-test
 	@for script in bench/bench_*.py; do name=$$(basename $$script .py); \
 		echo "== $$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
+# Rewrite every golden file from the current output; review the diff before committing it.
+goldens: $(VENV)/.installed-test system-deps
+	$(BIN)/pytest tests --update-goldens $(PYTEST_ARGS)
+
 crds: $(VENV)/.installed-run
 	$(BIN)/python -m webhooks.validate.crds
 
