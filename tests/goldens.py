@@ -3,7 +3,6 @@
 Run `pytest --update-goldens` (or `make goldens`) to rewrite every golden a test touches.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,3 @@ class Golden:
 
     def check_yaml(self, documents: list[Any], path: Path) -> None:
         self.check_text(canonical_yaml(documents), path)
-
-    def check_json(self, value: Any, path: Path) -> None:
-        self.check_text(json.dumps(value, indent=2, sort_keys=True) + "\n", path)
