@@ -30,6 +30,7 @@ KUBE_SCHEMA_VERSION = "1.37.0"  # the newest kubernetes-validate ships
 
 def load_case(case: str) -> tuple[list[Any], inject_config.InjectConfig]:
     documents = list(yaml.safe_load_all((CASES_DIR / f"{case}.yaml").read_text()))
+    assert documents, f"{case}.yaml has no documents: the per-document checks would check nothing"
     config_path = CASES_DIR / f"{case}.config.yaml"
     config = inject_config.load_config(config_path) if config_path.exists() else None
     return documents, config or inject_config.default_config()
