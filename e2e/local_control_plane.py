@@ -82,8 +82,8 @@ def running_control_plane(workdir: Path) -> Iterator[ControlPlane]:
     """Start etcd and kube-apiserver under `workdir`; stop both when the block exits."""
     started = time.monotonic()
     pki_dir = _make_dir(workdir / "pki")
-    ca = pki.generate_ca("mesh-webhooks-e2e-ca")
-    ca_cert, _ = ca.write(pki_dir, "ca")
+    ca = pki.create_ca("mesh-webhooks-e2e-ca")
+    ca_cert, _ = pki.write(ca, pki_dir, "ca")
     admin = pki.issue_client_cert(ca, ADMIN_USER, ADMIN_GROUPS)
     with ExitStack() as stack:
         etcd, etcd_url = _start_with_retries(lambda: _start_etcd(workdir))
@@ -145,14 +145,13 @@ def _start_etcd(workdir: Path) -> tuple[ManagedProcess, str]:
 
 
 def _start_apiserver(
-    workdir: Path, etcd_url: str, ca: pki.CertifiedKey, admin: pki.CertifiedKey
+    workdir: Path, etcd_url: str, ca: pki.KeyPair, admin: pki.KeyPair
 ) -> tuple[ManagedProcess, str]:
     pki_dir = workdir / "pki"
     port = free_loopback_port()
     server_url = f"https://127.0.0.1:{port}"
-    serving_cert, serving_key = pki.issue_serving_cert(
-        ca, "kube-apiserver", ["127.0.0.1", "localhost"]
-    ).write(pki_dir, "apiserver")
+    serving = pki.issue_serving_cert(ca, ["127.0.0.1", "localhost"])
+    serving_cert, serving_key = pki.write(serving, pki_dir, "apiserver")
     signing_key, verifying_key = pki.write_signing_key_pair(pki_dir, "service-account")
     argv = [
         str(BIN_DIR / "kube-apiserver"),
@@ -233,18 +232,14 @@ def _get(url: str, context: ssl.SSLContext | None) -> bytes | None:
         return None
 
 
-def _admin_tls_context(
-    pki_dir: Path, ca: pki.CertifiedKey, admin: pki.CertifiedKey
-) -> ssl.SSLContext:
+def _admin_tls_context(pki_dir: Path, ca: pki.KeyPair, admin: pki.KeyPair) -> ssl.SSLContext:
     context = ssl.create_default_context(cadata=ca.cert_pem.decode())
-    cert_path, key_path = admin.write(pki_dir, "admin")
+    cert_path, key_path = pki.write(admin, pki_dir, "admin")
     context.load_cert_chain(cert_path, key_path)
     return context
 
 
-def _write_kubeconfig(
-    path: Path, server_url: str, ca: pki.CertifiedKey, admin: pki.CertifiedKey
-) -> None:
+def _write_kubeconfig(path: Path, server_url: str, ca: pki.KeyPair, admin: pki.KeyPair) -> None:
     # JSON is valid YAML, and kubectl accepts it as a kubeconfig.
     kubeconfig = {
         "apiVersion": "v1",
