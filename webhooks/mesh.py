@@ -91,3 +91,7 @@ PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
 # Validation and the certificates' self-test: the validating webhook denies any object carrying
 # this annotation, so a dry-run create of one proves the apiserver reaches the webhook.
 ALWAYS_REJECT_ANNOTATION: Final = "internal.istio.io/webhook-always-reject"
+
+# Labels that name a workload, most specific first (Istio's canonical-name derivation); the
+# injector's canonical-name label and the agent's bootstrap cluster name both follow it.
+WORKLOAD_NAME_LABELS: Final = (CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")

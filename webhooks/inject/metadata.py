@@ -32,9 +32,8 @@ def workload_name(metadata: dict[str, Any]) -> str:
 def canonical_labels(metadata: dict[str, Any], workload: str = "") -> dict[str, str]:
     """`workload` names the owner when the metadata cannot (a template in a Deployment)."""
     labels = metadata.get("labels") or {}
-    name = labels.get(mesh.CANONICAL_NAME_LABEL) or (
-        labels.get("app.kubernetes.io/name")
-        or labels.get("app")
+    name = (
+        next(filter(None, map(labels.get, mesh.WORKLOAD_NAME_LABELS)), "")
         or workload
         or workload_name(metadata)
     )

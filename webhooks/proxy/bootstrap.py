@@ -24,8 +24,6 @@ BOOTSTRAP_FILE = "bootstrap.yaml"
 RENDERED_FILE = "envoy-rev.json"  # Envoy picks its parser by extension: .json is JSON
 WELL_KNOWN_PORTS = frozenset(mesh.RESERVED_PORTS)
 WORKLOAD_NAME_ENV = "ISTIO_META_WORKLOAD_NAME"
-# Labels that name the workload, most specific first (Istio's canonical-name order).
-_NAME_LABELS = (mesh.CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")
 
 
 class BootstrapError(Exception):
@@ -48,7 +46,7 @@ class PodIdentity:
 
     @property
     def workload_name(self) -> str:
-        named = next((self.labels[k] for k in _NAME_LABELS if self.labels.get(k)), "")
+        named = next((self.labels[k] for k in mesh.WORKLOAD_NAME_LABELS if self.labels.get(k)), "")
         return named or self.workload or self.name
 
     @property
