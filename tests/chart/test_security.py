@@ -8,7 +8,7 @@ import pytest
 from tests.chart.conftest import SCENARIOS, objects, one
 from tests.chart.render import Document, render
 from webhooks.cli import build_parser
-from webhooks.server.command import _fail_closed_settings
+from webhooks.server.command import fail_closed_settings
 
 # Kubernetes cannot scope these by resourceNames: the name is not part of a create request.
 UNSCOPABLE = {("", "secrets", "create"), ("networking.istio.io", "gateways", "create")}
@@ -268,7 +268,7 @@ def test_the_rendered_command_line_parses_with_the_real_cli(
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert args.tls_cert_file.parent.as_posix() in mounts
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
-    settings = _fail_closed_settings(args)
+    settings = fail_closed_settings(args)
     assert settings is not None
     assert (settings.namespace, settings.validating_config) == (
         "istio-system",
@@ -291,7 +291,7 @@ def test_file_modes_with_fail_closed_off_pass_no_fail_closed(
     argv = container["args"]
     assert "--no-fail-closed" in argv
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
-    assert _fail_closed_settings(build_parser(argv).parse_args(argv)) is None
+    assert fail_closed_settings(build_parser(argv).parse_args(argv)) is None
 
 
 @pytest.mark.parametrize(("sleep", "grace"), [(30, 30), (45, 30), (5, 5), (300, 1)])

@@ -117,7 +117,7 @@ def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
     )
 
 
-def _fail_closed_settings(args: argparse.Namespace) -> FailClosedSettings | None:
+def fail_closed_settings(args: argparse.Namespace) -> FailClosedSettings | None:
     """File modes fail closed like self mode when a validating configuration is named and a
     cluster is reachable; the caBundle stays cainjector's or the user's."""
     if not args.validating_webhook_config or not args.fail_closed:
@@ -176,6 +176,6 @@ def _serve(args: argparse.Namespace) -> int:
             "serve: --cert-mode cert-manager/external needs --tls-cert-file and "
             "--tls-key-file (the mounted Secret)"
         )
-    settings = dataclasses.replace(settings, fail_closed=_fail_closed_settings(args))
+    settings = dataclasses.replace(settings, fail_closed=fail_closed_settings(args))
     main.run_on_uvloop(main.serve_files(settings))
     return 0
