@@ -17,7 +17,6 @@ from tests.goldens import Golden
 from webhooks.inject import config as inject_config
 from webhooks.inject.command import TEMPLATE_PATHS
 from webhooks.inject.handler import process
-from webhooks.inject.patch import make_patch
 
 CASES_DIR = Path(__file__).parent / "injection"
 CASES = sorted(
@@ -100,11 +99,15 @@ def test_injected_pods_are_valid_kubernetes_pods(case: str) -> None:
 def test_patch_turns_the_request_pod_into_the_injected_pod(case: str) -> None:
     documents, config = load_case(case)
     for document in documents:
-        pod, _ = pod_of(document)
-        injected = inject(document, config)
-        operations = make_patch(pod, injected)
+        pod, workload = pod_of(document)
+        namespace = document["metadata"].get("namespace", "default")
+        native = inject_config.resolve_native_sidecars(config.native_sidecars, None)
+        outcome = process(pod, namespace, config, native, workload)
+        if outcome.injection is None:
+            continue
+        operations = outcome.injection.patch
         assert {operation["op"] for operation in operations} <= {"add", "remove", "replace"}
-        assert jsonpatch.apply_patch(pod, operations) == injected
+        assert jsonpatch.apply_patch(pod, operations) == outcome.injection.pod
 
 
 @pytest.mark.parametrize("case", CASES)

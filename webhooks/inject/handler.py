@@ -1,4 +1,5 @@
-"""The /inject admission core: decide, inject, diff. Pure: no I/O beyond logs and metrics.
+"""The /inject admission core: decide, then inject, which also records the patch. Pure: no I/O
+beyond logs and metrics.
 
 `process` is shared with the offline `mesh-webhooks inject` command, so both run the same code.
 """
@@ -15,7 +16,6 @@ from webhooks.inject import metrics
 from webhooks.inject.annotations import AnnotationError, InjectionError
 from webhooks.inject.config import InjectConfig, resolve_native_sidecars
 from webhooks.inject.decision import Decision, decide
-from webhooks.inject.patch import make_patch
 from webhooks.inject.pod import Injection, inject_pod
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def _answer(
         metrics.SKIP.labels(decision.reason.value).inc()
         return allow(request, decision.warnings if _created_directly(pod) else ())
     metrics.SUCCESS.inc()
-    return patched(request, make_patch(pod, outcome.injection.pod), outcome.warnings)
+    return patched(request, outcome.injection.patch, outcome.warnings)
 
 
 def make_handler(

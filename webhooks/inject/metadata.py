@@ -7,6 +7,7 @@ from typing import Any
 
 from webhooks import mesh
 from webhooks.admission import jsontext
+from webhooks.inject.patch import ANNOTATIONS, LABELS, PodEdit
 
 _CRONJOB_JOB = re.compile(r"^(.+)-[0-9]{8,10}$")
 
@@ -84,16 +85,21 @@ def parse_status(value: str) -> dict[str, list[str]]:
 
 
 def apply(
-    metadata: dict[str, Any], revision: str, first_app: str | None, status: str, workload: str
+    edit: PodEdit,
+    metadata: dict[str, Any],
+    revision: str,
+    first_app: str | None,
+    status: str,
+    workload: str,
 ) -> None:
-    """Write labels and annotations in place; values the user set are kept."""
-    labels = metadata.setdefault("labels", {})
-    labels.setdefault(mesh.TLS_MODE_LABEL, "istio")
-    for key, value in canonical_labels(metadata, workload).items():
-        labels.setdefault(key, value)
-    annotations = metadata.setdefault("annotations", {})
-    if first_app is not None:
-        annotations.setdefault(mesh.DEFAULT_CONTAINER_ANNOTATION, first_app)
-        annotations.setdefault(mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION, first_app)
-    annotations[mesh.REVISION_LABEL] = revision or "default"
-    annotations[mesh.STATUS_ANNOTATION] = status
+    """Write the pod's labels and annotations; values the user set are kept."""
+    labels = edit.mapping(metadata, "/metadata", "labels")
+    added = ((mesh.TLS_MODE_LABEL, "istio"), *canonical_labels(metadata, workload).items())
+    edit.update(labels, LABELS, [(key, value) for key, value in added if key not in labels])
+    annotations = edit.mapping(metadata, "/metadata", "annotations")
+    defaults = (mesh.DEFAULT_CONTAINER_ANNOTATION, mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION)
+    entries = [
+        (key, first_app) for key in defaults if first_app is not None and key not in annotations
+    ]
+    entries += ((mesh.REVISION_LABEL, revision or "default"), (mesh.STATUS_ANNOTATION, status))
+    edit.update(annotations, ANNOTATIONS, entries)

@@ -1,4 +1,11 @@
-"""RFC 6902 diff between the request's pod and the injected pod, using add, remove and replace only.
+"""The JSON Patch (RFC 6902: add, remove and replace only) that turns the request's pod into the
+injected pod.
+
+Injection makes its changes through a `PodEdit`, which applies each one to the injected pod and
+records the operation that makes it, so the pod and the patch come from one record. Walking
+both pods afterwards to diff them costs more than the whole injection: the request pod was just
+parsed and is cold in the cache. `make_patch` diffs anyway where there is no record, for a
+re-injection (see pod.inject_pod).
 
 `jsonpatch.make_patch` also emits move and copy; the apiserver's json-patch library applies
 those, but they make patches hard to read and review, so this module diffs by itself. Lists are
@@ -6,9 +13,12 @@ diffed around their common prefix and suffix, so that inserting containers or vo
 end, or in the middle, is a single `add` rather than a replace of every following element.
 """
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
+LABELS = "/metadata/labels"  # JSON Pointers of the pod's maps that injection changes
+ANNOTATIONS = "/metadata/annotations"
 _MISSING = object()
 
 
@@ -101,3 +111,75 @@ def make_patch(original: Any, changed: Any) -> list[Operation]:
     ops: list[Operation] = []
     _diff(original, changed, "", ops)
     return ops
+
+
+class PodEdit:
+    """Changes to a pod, applied and recorded together.
+
+    Each method changes a dict of the pod in place and appends the operation that makes the same
+    change to `operations`, in order, so the patch applied to the pod as it was gives the pod as
+    it is. `pointer` is the JSON Pointer of the dict changed (of `parent`). The caller owns what it
+    changes (injection works on a copy of the request), and values handed over are shared with
+    the patch: they must not change afterwards.
+    """
+
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def update(
+        self, parent: dict[str, Any], pointer: str, entries: Iterable[tuple[str, Any]]
+    ) -> None:
+        """parent[key] = value for each entry. Setting a key to the value it has records nothing."""
+        operations, escaped = self.operations, _escaped  # a loop per pod: kept tight
+        for key, value in entries:
+            before = parent.get(key, _MISSING)
+            if before is _MISSING:
+                op = "add"
+            elif before is value or (type(before) is type(value) and before == value):
+                continue
+            else:
+                op = "replace"
+            parent[key] = value
+            path = f"{pointer}/{escaped.get(key) or escape(key)}"
+            operations.append({"op": op, "path": path, "value": value})
+
+    def put(self, parent: dict[str, Any], pointer: str, key: str, value: Any) -> None:
+        self.update(parent, pointer, ((key, value),))
+
+    def delete(self, parent: dict[str, Any], pointer: str, key: str) -> None:
+        del parent[key]
+        self.operations.append({"op": "remove", "path": f"{pointer}/{escape(key)}"})
+
+    def mapping(self, parent: dict[str, Any], pointer: str, key: str) -> dict[str, Any]:
+        """parent[key], created empty when it is absent or null."""
+        value = parent.get(key)
+        if value is None:
+            value = parent[key] = {}
+            self.operations.append({"op": "add", "path": f"{pointer}/{escape(key)}", "value": {}})
+        if not isinstance(value, dict):
+            raise TypeError(f"{pointer}/{key} is not an object")
+        return value
+
+    def insert(
+        self,
+        parent: dict[str, Any],
+        pointer: str,
+        key: str,
+        index: int | None,
+        items: Sequence[Any],
+    ) -> None:
+        """Insert `items` into the list parent[key] at `index` (None: at the end). The list is
+        replaced by a new one (it may be shared with the request), or created."""
+        if not items:
+            return
+        current, path = parent.get(key), f"{pointer}/{escape(key)}"
+        if not current:  # absent, null or empty: one operation for the whole list
+            parent[key] = list(items)
+            self.operations.append({"op": "add", "path": path, "value": list(items)})
+            return
+        if not isinstance(current, list):
+            raise TypeError(f"{path} is not an array")
+        at = len(current) if index is None else index
+        parent[key] = [*current[:at], *items, *current[at:]]
+        for offset, item in enumerate(items, start=at):
+            self.operations.append({"op": "add", "path": f"{path}/{offset}", "value": item})

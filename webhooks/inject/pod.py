@@ -11,6 +11,7 @@ from webhooks import mesh
 from webhooks.inject import metadata, probes, prometheus, sidecar
 from webhooks.inject.annotations import InjectionError, Settings, parse_settings
 from webhooks.inject.config import InjectConfig
+from webhooks.inject.patch import Operation, PodEdit, make_patch
 
 INJECTED = frozenset({mesh.PROXY_CONTAINER, mesh.INIT_CONTAINER})
 
@@ -18,6 +19,7 @@ INJECTED = frozenset({mesh.PROXY_CONTAINER, mesh.INIT_CONTAINER})
 @dataclass(frozen=True)
 class Injection:
     pod: dict[str, Any]
+    patch: list[Operation]  # applied to the request's pod, gives `pod`
     settings: Settings
     warnings: tuple[str, ...]
 
@@ -101,61 +103,74 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
 
 
 def _place(
-    spec: dict[str, Any], parts: sidecar.Parts, proxy: dict[str, Any], settings: Settings
+    edit: PodEdit,
+    spec: dict[str, Any],
+    parts: sidecar.Parts,
+    proxy: dict[str, Any],
+    settings: Settings,
 ) -> None:
     """Add istio-init and istio-proxy in the right order (the order parts.status records)."""
-    # Both lists were checked by _metadata_and_spec.
-    inits, apps = spec.get("initContainers") or [], spec.get("containers") or []
     init = [parts.init] if parts.init is not None else []
     if settings.native:
-        spec["initContainers"] = [*init, proxy, *inits]
+        edit.insert(spec, "/spec", "initContainers", 0, [*init, proxy])
         return
-    if init:
-        spec["initContainers"] = [*inits, *init]
-    spec["containers"] = [proxy, *apps] if settings.hold_application else [*apps, proxy]
+    edit.insert(spec, "/spec", "initContainers", None, init)
+    edit.insert(spec, "/spec", "containers", 0 if settings.hold_application else None, [proxy])
 
 
-def _probe_targets(spec: dict[str, Any], native: bool) -> list[dict[str, Any]]:
+def _probe_targets(spec: dict[str, Any], native: bool) -> list[tuple[str, dict[str, Any]]]:
     """App containers, and in the native layout user native sidecars (init containers with
-    restartPolicy Always). In the classic layout the agent starts after every init container,
-    so pointing a native sidecar's startupProbe or postStart hook at it would deadlock the pod."""
+    restartPolicy Always), with their JSON Pointers. In the classic layout the agent starts
+    after every init container, so pointing a native sidecar's startupProbe or postStart hook
+    at it would deadlock the pod."""
     targets = []
     if native:
-        for container in spec.get("initContainers") or ():
+        for index, container in enumerate(spec.get("initContainers") or ()):
             if container.get("restartPolicy") == "Always" and container.get("name") not in INJECTED:
-                targets.append(container)
-    targets += [c for c in spec.get("containers") or () if c.get("name") not in INJECTED]
+                targets.append((f"/spec/initContainers/{index}", container))
+    for index, container in enumerate(spec.get("containers") or ()):
+        if container.get("name") not in INJECTED:
+            targets.append((f"/spec/containers/{index}", container))
     return targets
 
 
 def _rewrite(
-    spec: dict[str, Any], annotations: dict[str, str], settings: Settings, parts: sidecar.Parts
+    edit: PodEdit,
+    spec: dict[str, Any],
+    annotations: dict[str, str],
+    settings: Settings,
+    parts: sidecar.Parts,
 ) -> list[dict[str, Any]]:
     """Prometheus merge, then probe rewriting; return the env entries for the proxy."""
     env: list[dict[str, Any]] = []
     if settings.merge_metrics:
-        encoded = prometheus.merge(annotations, settings.status_port)
+        encoded = prometheus.merge(edit, annotations, settings.status_port)
         if encoded is not None:
             env.append({"name": mesh.PROMETHEUS_ANNOTATIONS_ENV, "value": encoded})
     if settings.rewrite_probes:
         probers = probes.rewrite(
-            _probe_targets(spec, settings.native), settings.status_port, parts.captures
+            edit, _probe_targets(spec, settings.native), settings.status_port, parts.captures
         )
         if probers:
             env.append({"name": mesh.APP_PROBERS_ENV, "value": probes.encode(probers)})
     return env
 
 
-def _metadata_and_spec(pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    meta, spec = pod.setdefault("metadata", {}), pod.get("spec")
-    if not isinstance(meta, dict) or not isinstance(spec, dict):
+def _metadata_and_spec(pod: dict[str, Any], edit: PodEdit) -> tuple[dict[str, Any], dict[str, Any]]:
+    meta, spec = pod.get("metadata"), pod.get("spec")
+    if not isinstance(meta, dict | None) or not isinstance(spec, dict):
         raise InjectionError("pod has no metadata or no spec")
+    meta = edit.mapping(pod, "", "metadata")
+    if not isinstance(meta.get("labels") or {}, dict):
+        raise InjectionError("pod metadata.labels must map names to strings")
     annotations = meta.get("annotations") or {}
     if not isinstance(annotations, dict):
         raise InjectionError("pod metadata.annotations must map names to strings")
     for value in annotations.values():
         if not isinstance(value, str):
             raise InjectionError("pod metadata.annotations must map names to strings")
+    if not isinstance(spec.get("volumes") or [], list):
+        raise InjectionError("pod spec.volumes must be a list of volumes")
     unlisted = "" if mesh.STATUS_ANNOTATION in annotations else _UNRECORDED  # else: strip checks
     _containers(spec, "initContainers", unlisted)
     _containers(spec, "containers", unlisted)
@@ -167,26 +182,30 @@ def inject_pod(
 ) -> Injection:
     """`native` is the cluster-wide layout (see config.resolve_native_sidecars); `workload`
     names the owner of a pod template that has no name of its own."""
-    injected = _owned(pod)
-    meta, spec = _metadata_and_spec(injected)
-    annotations: dict[str, str] = meta.setdefault("annotations", {})
+    injected, edit = _owned(pod), PodEdit()
+    meta, spec = _metadata_and_spec(injected, edit)
+    annotations: dict[str, str] = edit.mapping(meta, "/metadata", "annotations")
     settings = parse_settings(annotations, config, native)
-    if mesh.STATUS_ANNOTATION in annotations:
+    reinjection = mesh.STATUS_ANNOTATION in annotations
+    if reinjection:
         strip(injected, settings.status_port)
     parts = sidecar.parts(config, settings)
-    proxy = parts.proxy_with(_rewrite(spec, annotations, settings, parts))
-    _place(spec, parts, proxy, settings)
-    spec["volumes"] = [*(spec.get("volumes") or ()), *parts.volumes]
+    proxy = parts.proxy_with(_rewrite(edit, spec, annotations, settings, parts))
+    _place(edit, spec, parts, proxy, settings)
+    edit.insert(spec, "/spec", "volumes", None, parts.volumes)
     first_app = None
     for container in spec.get("containers") or ():
         if container.get("name") not in INJECTED:
             first_app = container.get("name")
             break
-    metadata.apply(meta, config.revision, first_app, parts.status, workload)
+    metadata.apply(edit, meta, config.revision, first_app, parts.status, workload)
+    # `strip` undid the previous injection outside the record, so a re-injection (a rare path:
+    # reinvocation, or a pod injected offline) is diffed; unchanged, its patch is empty.
+    patch = make_patch(pod, injected) if reinjection else edit.operations
     warnings: tuple[str, ...] = ()
     if settings.ignored_proxy_config:
         warnings = (
             f"proxy.istio.io/config fields not supported by mesh-webhooks are ignored: "
             f"{', '.join(settings.ignored_proxy_config)}",
         )
-    return Injection(injected, settings, warnings)
+    return Injection(injected, patch, settings, warnings)

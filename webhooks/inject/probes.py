@@ -11,6 +11,7 @@ from typing import Any
 
 from webhooks import mesh
 from webhooks.admission import jsontext
+from webhooks.inject.patch import PodEdit
 
 PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
     ("readinessProbe", "readyz"),
@@ -55,7 +56,9 @@ def _original(action: str, handler: dict[str, Any], port: int) -> dict[str, Any]
 
 
 def _rewrite_one(
+    edit: PodEdit,
     holder: dict[str, Any],
+    pointer: str,
     actions: tuple[str, ...],
     path: str,
     container: dict[str, Any],
@@ -83,25 +86,29 @@ def _rewrite_one(
             rewritten["scheme"] = "HTTP"  # kubelet -> agent is plain HTTP; agent -> app: HTTPS
     else:
         rewritten = {"path": path, "port": status_port}
-        del holder[action]
-    holder["httpGet"] = rewritten
+        edit.delete(holder, pointer, action)
+    edit.put(holder, pointer, "httpGet", rewritten)
     return entry
 
 
 def rewrite(
-    containers: Iterable[dict[str, Any]], status_port: int, is_captured: IsCaptured
+    edit: PodEdit,
+    containers: Iterable[tuple[str, dict[str, Any]]],
+    status_port: int,
+    is_captured: IsCaptured,
 ) -> Probers:
-    """Rewrite, in place, the probes and hooks of these (copied) containers."""
+    """Rewrite the probes and hooks of these (copied) containers, given with their JSON Pointers."""
     probers: Probers = {}
-    for container in containers:
+    for pointer, container in containers:
         name = str(container.get("name", ""))
         for field, kind in PROBES:
             probe = container.get(field)
             if isinstance(probe, dict):
                 path = mesh.app_probe_path(name, kind)
                 entry = _rewrite_one(
-                    probe, PROBE_ACTIONS, path, container, status_port, is_captured
-                )
+                    edit, probe, f"{pointer}/{field}", PROBE_ACTIONS, path, container,
+                    status_port, is_captured,
+                )  # fmt: skip
                 if entry is not None:
                     probers[path] = entry
         lifecycle = container.get("lifecycle")
@@ -109,7 +116,10 @@ def rewrite(
             hook = lifecycle.get(field)  # type: ignore[union-attr]
             if isinstance(hook, dict):
                 path = mesh.app_lifecycle_path(name, hook_kind)
-                entry = _rewrite_one(hook, HOOK_ACTIONS, path, container, status_port, is_captured)
+                entry = _rewrite_one(
+                    edit, hook, f"{pointer}/lifecycle/{field}", HOOK_ACTIONS, path, container,
+                    status_port, is_captured,
+                )  # fmt: skip
                 if entry is not None:
                     probers[path] = entry
     return probers

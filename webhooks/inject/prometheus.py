@@ -9,12 +9,14 @@ from typing import Any
 from webhooks import mesh
 from webhooks.admission import jsontext
 from webhooks.inject.annotations import AnnotationError
+from webhooks.inject.patch import ANNOTATIONS, PodEdit
 
 SCRAPE = "prometheus.io/scrape"
 PATH = "prometheus.io/path"
 PORT = "prometheus.io/port"
 SCRAPE_TARGETS = "prometheus.istio.io/scrape-targets"
 _NON_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+_MERGED = frozenset({SCRAPE, PATH, PORT})  # the keys merge sets: what it does not set goes
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 
 
@@ -60,8 +62,8 @@ def _targets(value: str, status_port: int) -> list[dict[str, str]]:
     return targets
 
 
-def merge(annotations: dict[str, str], status_port: int) -> str | None:
-    """Rewrite `annotations` in place; return the env value for the agent, or None. A pod that
+def merge(edit: PodEdit, annotations: dict[str, str], status_port: int) -> str | None:
+    """Rewrite the pod's `annotations`; return the env value for the agent, or None. A pod that
     turns scraping off (prometheus.io/scrape: "false") is left alone."""
     found = _find(annotations)
     for key in found.get(SCRAPE, ()):
@@ -80,10 +82,10 @@ def merge(annotations: dict[str, str], status_port: int) -> str | None:
         config.update(port=targets[0]["port"], path=targets[0]["path"], targets=targets)
     for keys in found.values():
         for key in keys:
-            del annotations[key]
-    annotations[PORT] = status
-    annotations[PATH] = mesh.PROMETHEUS_MERGED_PATH
-    annotations[SCRAPE] = "true"
+            if key not in _MERGED:
+                edit.delete(annotations, ANNOTATIONS, key)
+    merged = ((PORT, status), (PATH, mesh.PROMETHEUS_MERGED_PATH), (SCRAPE, "true"))
+    edit.update(annotations, ANNOTATIONS, merged)
     if not (config["scrape"] or config["path"] or config["port"]):
         return None
     return jsontext.compact(config)

@@ -115,10 +115,26 @@ CONFIG = InjectConfig()
 def test_the_patch_applied_to_the_request_pod_gives_the_injected_pod(
     pod: dict[str, Any], native: bool
 ) -> None:
-    injected = inject_pod(pod, CONFIG, native).pod
-    operations = make_patch(pod, injected)
-    assert {operation["op"] for operation in operations} <= {"add", "remove", "replace"}
-    assert jsonpatch.apply_patch(pod, operations) == injected
+    injection = inject_pod(pod, CONFIG, native)
+    assert {operation["op"] for operation in injection.patch} <= {"add", "remove", "replace"}
+    assert jsonpatch.apply_patch(pod, injection.patch) == injection.pod
+
+
+@given(pods(), st.booleans())
+def test_the_patch_is_no_longer_than_a_diff_of_the_two_pods(
+    pod: dict[str, Any], native: bool
+) -> None:
+    """The recorded patch makes no change it later undoes."""
+    injection = inject_pod(pod, CONFIG, native)
+    assert len(injection.patch) <= len(make_patch(pod, injection.pod))
+
+
+@given(pods(), st.booleans())
+def test_reinjecting_an_injected_pod_gives_an_empty_patch(
+    pod: dict[str, Any], native: bool
+) -> None:
+    once = inject_pod(pod, CONFIG, native).pod
+    assert inject_pod(once, CONFIG, native).patch == []
 
 
 @given(pods(), st.booleans())
