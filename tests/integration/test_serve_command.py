@@ -146,13 +146,18 @@ def test_log_lines_are_json_with_the_extra_fields() -> None:
             "args": ("x",),
             "uid": "u-1",
             "decision": "patch",
+            "audit": {"reason": "policy-enabled"},
             "color_message": "ignored",
         }
     )
-    entry = json.loads(JsonLogFormatter().format(record))
+    formatter = JsonLogFormatter()
+    entry = json.loads(formatter.format(record))
     assert entry["msg"] == "admission x"
     assert entry["level"] == "info"
     assert entry["uid"] == "u-1"
     assert entry["decision"] == "patch"
+    assert entry["audit"] == {"reason": "policy-enabled"}
     assert "color_message" not in entry
+    record.big = 2**70  # beyond orjson: the standard library writes it
+    assert json.loads(formatter.format(record))["big"] == 2**70
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])

@@ -31,6 +31,10 @@ def deny_everything(request: AdmissionRequest) -> AdmissionResponse:
     return responses.deny(request, "denied by test", code=403)
 
 
+def deny_with_audit(request: AdmissionRequest) -> AdmissionResponse:
+    return responses.deny(request, "denied by test", audit={"reason": "test-says-no"})
+
+
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     tls = ReloadableTLS()
@@ -40,6 +44,7 @@ def port() -> Iterator[int]:
         "/validate": deny_everything,
         "/boom": exploding_handler,
         "/echo": echo_replicas,
+        "/audited": deny_with_audit,
     }
     app = create_app(handlers, lambda: tls.loaded, max_body_bytes=64 * 1024)
     with servers.serve_app_in_thread(app, tls) as bound:
@@ -251,7 +256,7 @@ def test_admission_log_lines_carry_the_request_facts(
     client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    client.post("/validate", json=review(uid="log-me"))
+    client.post("/audited", json=review(uid="log-me"))
     line = next(r for r in caplog.records if r.getMessage() == "admission")
     facts = line.__dict__
     assert facts["uid"] == "log-me"
@@ -259,4 +264,15 @@ def test_admission_log_lines_carry_the_request_facts(
     assert facts["object"] == "default/p"
     assert facts["operation"] == "CREATE"
     assert facts["decision"] == "deny"
+    assert facts["reason"] == "denied by test"
+    assert facts["audit"] == {"reason": "test-says-no"}
     assert facts["duration_ms"] >= 0
+
+
+def test_audit_annotations_reach_the_apiserver_and_no_log_line_is_built_when_off(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    answered = client.post("/audited", json=review(uid="quiet")).json()
+    assert answered["response"]["auditAnnotations"] == {"reason": "test-says-no"}
+    assert not [r for r in caplog.records if r.getMessage() == "admission"]

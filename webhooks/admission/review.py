@@ -74,6 +74,8 @@ class AdmissionResponse(_Model):
     patch: str | None = None
     patch_type: Literal["JSONPatch"] | None = Field(default=None, alias="patchType")
     warnings: list[str] | None = None
+    # Kubernetes adds these to the request's audit event, each key prefixed with the webhook's name.
+    audit_annotations: dict[str, str] | None = Field(default=None, alias="auditAnnotations")
 
 
 class AdmissionReview(_Model):

@@ -95,22 +95,24 @@ def _decision(response: AdmissionResponse) -> str:
 def _log_admission(
     path: str, review: AdmissionReview, result: AdmissionReview, start: float
 ) -> None:
+    if not logger.isEnabledFor(logging.INFO):  # the fields are built only for a line written
+        return
     request, response = review.request, result.response
     assert request is not None
     assert response is not None
-    logger.info(
-        "admission",
-        extra={
-            "path": path,
-            "uid": request.uid,
-            "kind": request.kind.kind,
-            "object": f"{request.namespace}/{request.object_name}",
-            "operation": request.operation,
-            "decision": _decision(response),
-            "reason": response.status.message if response.status else "",
-            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-        },
-    )
+    fields = {
+        "path": path,
+        "uid": request.uid,
+        "kind": request.kind.kind,
+        "object": f"{request.namespace}/{request.object_name}",
+        "operation": request.operation,
+        "decision": _decision(response),
+        "reason": response.status.message if response.status else "",
+        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+    }
+    if response.audit_annotations:
+        fields["audit"] = response.audit_annotations
+    logger.info("admission", extra=fields)
 
 
 ErrorHook = Callable[[int], None]

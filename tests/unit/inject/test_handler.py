@@ -27,6 +27,7 @@ def test_an_injected_pod_gets_a_patch_and_is_counted() -> None:
     after = (sample("sidecar_injection_requests_total"), sample("sidecar_injection_success_total"))
     assert after == (before[0] + 1, before[1] + 1)
     assert sample("sidecar_injection_time_seconds_count") == timed + 1
+    assert response.audit_annotations == {"reason": "policy-enabled"}
 
 
 def test_a_skipped_pod_gets_no_patch_and_counts_its_reason() -> None:
@@ -36,6 +37,7 @@ def test_a_skipped_pod_gets_no_patch_and_counts_its_reason() -> None:
     assert response.allowed is True
     assert response.patch is None
     assert sample("sidecar_injection_skip_total", labels) == before + 1
+    assert response.audit_annotations == {"reason": "host-network"}
 
 
 def test_a_surprising_skip_of_a_pod_created_directly_is_a_warning() -> None:
@@ -65,6 +67,7 @@ def test_bad_annotations_are_denied_and_counted() -> None:
         "'sidecar.istio.io/proxyCPU': not a Kubernetes quantity (e.g. 100m, 128Mi)"
     )
     assert sample("sidecar_injection_failure_total", labels) == before + 1
+    assert response.audit_annotations == {"reason": "invalid-annotation"}
 
 
 def test_a_user_container_named_like_ours_is_refused() -> None:
