@@ -138,9 +138,11 @@ def compare(port: int, path: str, body: bytes, rounds: int = 3, seconds: float =
 
 
 def _serve(port: int, cert: Path, key: Path) -> None:
+    from webhooks import cli
     from webhooks.admission import responses
     from webhooks.server import main
 
+    cli.configure_logging("info")  # as `mesh-webhooks serve` runs: a JSON line per request
     settings = main.ServerSettings(host="127.0.0.1", port=port, cert_file=cert, key_file=key)
     main.run_on_uvloop(main.serve_files(settings, extra_handlers={"/noop": responses.allow}))
 
