@@ -356,8 +356,8 @@ def _child_pids(pid: int) -> list[int]:
 
 def _log_record(logs: str, message: str) -> dict[str, Any]:
     for line in logs.splitlines():
-        if line.startswith("{") and f'"msg": "{message}"' in line:
-            record: dict[str, Any] = json.loads(line)
+        record: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
+        if record.get("msg") == message:
             return record
     raise AssertionError(f"no {message!r} log line in:\n{logs}")
 
