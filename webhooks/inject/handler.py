@@ -1,5 +1,6 @@
 """The /inject admission core: decide, then inject, which also records the patch. Pure: no I/O
-beyond logs and metrics.
+beyond metrics (the server logs each request, with the reason this returns as an audit
+annotation).
 
 `process` is shared with the offline `mesh-webhooks inject` command, so both run the same code.
 """

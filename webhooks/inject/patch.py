@@ -120,16 +120,22 @@ class PodEdit:
     change to `operations`, in order, so the patch applied to the pod as it was gives the pod as
     it is. `pointer` is the JSON Pointer of the dict changed (of `parent`). The caller owns what it
     changes (injection works on a copy of the request), and values handed over are shared with
-    the patch: they must not change afterwards.
+    the patch: they must not change afterwards. The exception is a map that `mapping` creates:
+    the one `add` that creates it holds it by reference, so what goes into it later is part of
+    that operation, as a diff would have it, rather than operations of its own.
     """
 
     def __init__(self) -> None:
         self.operations: list[Operation] = []
+        self._created: set[int] = set()  # ids of the maps `mapping` created (alive in the pod)
 
     def update(
         self, parent: dict[str, Any], pointer: str, entries: Iterable[tuple[str, Any]]
     ) -> None:
         """parent[key] = value for each entry. Setting a key to the value it has records nothing."""
+        if id(parent) in self._created:
+            parent.update(entries)
+            return
         operations, escaped = self.operations, _escaped  # a loop per pod: kept tight
         for key, value in entries:
             before = parent.get(key, _MISSING)
@@ -148,16 +154,20 @@ class PodEdit:
 
     def delete(self, parent: dict[str, Any], pointer: str, key: str) -> None:
         del parent[key]
-        self.operations.append({"op": "remove", "path": f"{pointer}/{escape(key)}"})
+        if id(parent) not in self._created:
+            self.operations.append({"op": "remove", "path": f"{pointer}/{escape(key)}"})
 
     def mapping(self, parent: dict[str, Any], pointer: str, key: str) -> dict[str, Any]:
         """parent[key], created empty when it is absent or null."""
         value = parent.get(key)
         if value is None:
             value = parent[key] = {}
-            self.operations.append({"op": "add", "path": f"{pointer}/{escape(key)}", "value": {}})
+            if id(parent) not in self._created:
+                path = f"{pointer}/{escape(key)}"
+                self.operations.append({"op": "add", "path": path, "value": value})
+            self._created.add(id(value))
         if not isinstance(value, dict):
-            raise TypeError(f"{pointer}/{key} is not an object")
+            raise TypeError(f"{pointer}/{escape(key)} is not an object")
         return value
 
     def insert(
@@ -172,14 +182,15 @@ class PodEdit:
         replaced by a new one (it may be shared with the request), or created."""
         if not items:
             return
-        current, path = parent.get(key), f"{pointer}/{escape(key)}"
-        if not current:  # absent, null or empty: one operation for the whole list
-            parent[key] = list(items)
-            self.operations.append({"op": "add", "path": path, "value": list(items)})
-            return
+        current, path = parent.get(key) or [], f"{pointer}/{escape(key)}"
         if not isinstance(current, list):
             raise TypeError(f"{path} is not an array")
         at = len(current) if index is None else index
         parent[key] = [*current[:at], *items, *current[at:]]
+        if id(parent) in self._created:
+            return
+        if not current:  # absent, null or empty: one operation for the whole list
+            self.operations.append({"op": "add", "path": path, "value": list(items)})
+            return
         for offset, item in enumerate(items, start=at):
             self.operations.append({"op": "add", "path": f"{path}/{offset}", "value": item})

@@ -161,15 +161,16 @@ def _metadata_and_spec(pod: dict[str, Any], edit: PodEdit) -> tuple[dict[str, An
     if not isinstance(meta, dict | None) or not isinstance(spec, dict):
         raise InjectionError("pod has no metadata or no spec")
     meta = edit.mapping(pod, "", "metadata")
-    if not isinstance(meta.get("labels") or {}, dict):
+    labels, annotations = meta.get("labels"), meta.get("annotations")
+    if not isinstance(labels, dict | None):
         raise InjectionError("pod metadata.labels must map names to strings")
-    annotations = meta.get("annotations") or {}
-    if not isinstance(annotations, dict):
+    if not isinstance(annotations, dict | None):
         raise InjectionError("pod metadata.annotations must map names to strings")
+    annotations = annotations or {}
     for value in annotations.values():
         if not isinstance(value, str):
             raise InjectionError("pod metadata.annotations must map names to strings")
-    if not isinstance(spec.get("volumes") or [], list):
+    if not isinstance(spec.get("volumes"), list | None):
         raise InjectionError("pod spec.volumes must be a list of volumes")
     unlisted = "" if mesh.STATUS_ANNOTATION in annotations else _UNRECORDED  # else: strip checks
     _containers(spec, "initContainers", unlisted)

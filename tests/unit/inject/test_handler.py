@@ -120,3 +120,29 @@ def test_unexpected_errors_are_counted_and_propagate() -> None:
     with pytest.raises(RuntimeError):
         make_handler(broken)(request(pod()))
     assert sample("sidecar_injection_failure_total", labels) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("labels", []), ("labels", ["app"]), ("labels", ""), ("annotations", []), ("annotations", 0)],
+)
+def test_metadata_maps_that_are_not_maps_are_refused(field: str, value: object) -> None:
+    bad = pod()
+    bad["metadata"][field] = value
+    response = make_handler(default)(request(bad))
+    assert response.allowed is False
+    assert response.status is not None
+    assert response.status.message == (
+        f"sidecar injection refused: pod metadata.{field} must map names to strings"
+    )
+    assert response.audit_annotations == {"reason": "invalid-pod"}
+
+
+def test_volumes_that_are_not_a_list_are_refused() -> None:
+    response = make_handler(default)(request(pod(volumes={})))
+    assert response.allowed is False
+    assert response.status is not None
+    assert (
+        response.status.message
+        == "sidecar injection refused: pod spec.volumes must be a list of volumes"
+    )

@@ -89,6 +89,9 @@ ANNOTATIONS = {
 }
 
 
+MAP_SHAPES = st.sampled_from(["present", "present", "present", "absent", "null"])
+
+
 @st.composite
 def pods(draw: st.DrawFn) -> dict[str, Any]:
     annotations = draw(st.fixed_dictionaries({}, optional=ANNOTATIONS))
@@ -104,8 +107,18 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["volumes"] = [{"name": "data", "emptyDir": {}}]
     labels = draw(st.dictionaries(st.sampled_from(["app", "version"]), st.just("v1")))
-    metadata = {"name": "p", "namespace": "shop", "labels": labels, "annotations": annotations}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    metadata: dict[str, Any] = {"name": "p", "namespace": "shop"}
+    # Maps that are absent or null are created by injection: one more path for the patch.
+    for field, value in (("labels", labels), ("annotations", annotations)):
+        if (shape := draw(MAP_SHAPES)) != "absent":
+            metadata[field] = value if shape == "present" else None
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    shape = draw(st.sampled_from(["present"] * 8 + ["absent", "null"]))
+    if shape == "absent":
+        del pod["metadata"]
+    elif shape == "null":
+        pod["metadata"] = None
+    return pod
 
 
 CONFIG = InjectConfig()
