@@ -5,7 +5,8 @@ termination message, probe thresholds, DNS and scheduling fields…) and its bui
 plugins have added to it (the ServiceAccount token volume and its mounts, the default
 tolerations, the priority). This starts the e2e control plane (etcd + kube-apiserver, see
 e2e/README.md), registers a mutating webhook that only records what it is sent, creates the pod
-the way the ReplicaSet controller does, and writes the review to bench/typical-pod-review.json.
+(shaped like a ReplicaSet controller's: generateName, ownerReferences; created with kubectl as the
+e2e admin, who is the review's userInfo) and writes the review to bench/typical-pod-review.json.
 
 Run: .venv/bin/python -m bench.capture_review   (needs `make e2e-controlplane` first)
 """
