@@ -13,7 +13,6 @@ from webhooks.validate.models.base import (
     PortSelector,
     UInt32,
 )
-from webhooks.validate.models.virtualservice import Destination
 
 UInt64 = int
 
@@ -201,6 +200,3 @@ class DestinationRule(Model):
     export_to: list[str] = Field(default_factory=list)
     workload_selector: LabelSelector | None = None
     """type.istio.io's WorkloadSelector (`matchLabels`), unlike Sidecar's and EnvoyFilter's."""
-
-
-__all__ = ["Destination", "DestinationRule"]
