@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from tests import servers
 from webhooks.admission.review import AdmissionRequest
 from webhooks.inject import config, handler
 
@@ -82,18 +83,7 @@ def recorded_review() -> dict[str, Any]:
 
 def review(uid: int) -> dict[str, Any]:
     """POD as written, in a minimal AdmissionReview."""
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": f"bench-{uid}",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "shop",
-            "operation": "CREATE",
-            "object": POD,
-        },
-    }
+    return servers.admission_review(POD, uid=f"bench-{uid}", namespace="shop")
 
 
 def handler_microseconds(review: dict[str, Any], repeats: int = 1000, batches: int = 7) -> float:

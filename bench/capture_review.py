@@ -16,16 +16,15 @@ import json
 import ssl
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bench.bench_inject import POD
-from e2e import mesh
+from e2e import mesh, pki
 from e2e.kubectl import Kubectl
 from e2e.local_control_plane import BIN_DIR, binaries_unavailable_reason, running_control_plane
-from webhooks.certs import issuing
+from e2e.polling import wait_for
 
 OUTPUT = Path(__file__).with_name("typical-pod-review.json")
 NAMESPACE = "shop"
@@ -84,24 +83,22 @@ def _webhook(port: int, ca_pem: bytes) -> dict[str, Any]:
 
 def _wait_until_called(kubectl: Kubectl) -> None:
     """The apiserver takes a moment to start calling a new webhook: dry runs until it does."""
-    deadline = time.monotonic() + 30
-    while not _Recorder.recorded:
-        if time.monotonic() > deadline:
-            raise SystemExit("the apiserver never called the recording webhook")
+
+    def called() -> bool:
         kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(POD))
-        time.sleep(0.2)
+        return bool(_Recorder.recorded)
+
+    wait_for(called, timeout=30, description="the apiserver to call the recording webhook")
 
 
 def capture() -> dict[str, Any]:
     reason = binaries_unavailable_reason()
     if reason is not None:
         raise SystemExit(reason)
-    ca = issuing.create_ca("bench recorder CA")
-    pair = issuing.issue_serving_cert(ca, ["127.0.0.1"])
+    ca = pki.create_ca("bench recorder CA")
+    pair = pki.issue_serving_cert(ca, ["127.0.0.1"])
     with tempfile.TemporaryDirectory() as tmp, running_control_plane(Path(tmp, "cp")) as plane:
-        cert, key = Path(tmp, "tls.crt"), Path(tmp, "tls.key")
-        cert.write_bytes(pair.cert_pem)
-        key.write_bytes(pair.key_pem)
+        cert, key = pki.write(pair, Path(tmp), "tls")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
