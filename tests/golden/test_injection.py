@@ -16,7 +16,7 @@ import yaml
 from tests.goldens import Golden
 from webhooks.inject import config as inject_config
 from webhooks.inject.command import TEMPLATE_PATHS
-from webhooks.inject.handler import process
+from webhooks.inject.handler import Outcome, process
 
 CASES_DIR = Path(__file__).parent / "injection"
 CASES = sorted(
@@ -49,17 +49,23 @@ def as_pod(template: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", **template}
 
 
-def inject(document: dict[str, Any], config: inject_config.InjectConfig) -> dict[str, Any]:
-    """The injected pod (or template) of one document, as the webhook would produce it."""
-    pod, workload = pod_of(document)
-    return inject_pod(pod, document["metadata"].get("namespace", "default"), config, workload)
-
-
-def inject_pod(
-    pod: dict[str, Any], namespace: str, config: inject_config.InjectConfig, workload: str
-) -> dict[str, Any]:
+def outcome_of(
+    document: dict[str, Any], config: inject_config.InjectConfig, pod: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], Outcome]:
+    """The request pod of one document (its pod or template, or `pod` standing in for it) and
+    what the webhook makes of it."""
+    template, workload = pod_of(document)
+    pod = template if pod is None else pod
+    namespace = document["metadata"].get("namespace", "default")
     native = inject_config.resolve_native_sidecars(config.native_sidecars, None)
-    outcome = process(pod, namespace, config, native, workload)
+    return pod, process(pod, namespace, config, native, workload)
+
+
+def inject(
+    document: dict[str, Any], config: inject_config.InjectConfig, pod: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The injected pod (or template) of one document, as the webhook would produce it."""
+    pod, outcome = outcome_of(document, config, pod)
     return outcome.injection.pod if outcome.injection else pod
 
 
@@ -99,10 +105,7 @@ def test_injected_pods_are_valid_kubernetes_pods(case: str) -> None:
 def test_patch_turns_the_request_pod_into_the_injected_pod(case: str) -> None:
     documents, config = load_case(case)
     for document in documents:
-        pod, workload = pod_of(document)
-        namespace = document["metadata"].get("namespace", "default")
-        native = inject_config.resolve_native_sidecars(config.native_sidecars, None)
-        outcome = process(pod, namespace, config, native, workload)
+        pod, outcome = outcome_of(document, config)
         if outcome.injection is None:
             continue
         operations = outcome.injection.patch
@@ -114,7 +117,5 @@ def test_patch_turns_the_request_pod_into_the_injected_pod(case: str) -> None:
 def test_injecting_an_injected_pod_changes_nothing(case: str) -> None:
     documents, config = load_case(case)
     for document in documents:
-        _, workload = pod_of(document)
-        namespace = document["metadata"].get("namespace", "default")
         once = inject(document, config)
-        assert inject_pod(once, namespace, config, workload) == once
+        assert inject(document, config, once) == once
