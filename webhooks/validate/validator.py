@@ -1,7 +1,7 @@
 """One object in, one outcome out: the stages of Istio's webhook, for /validate and the CLI."""
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from webhooks.mesh import ALWAYS_REJECT_ANNOTATION as ALWAYS_REJECT
@@ -29,11 +29,10 @@ class Outcome:
     message: str = ""
     reason: Reason | None = None
     warnings: tuple[str, ...] = ()
-    kind: registry.Kind | None = field(default=None, compare=False)
 
 
-def _denied(reason: Reason, message: str, kind: registry.Kind | None = None) -> Outcome:
-    return Outcome(allowed=False, message=message, reason=reason, kind=kind)
+def _denied(reason: Reason, message: str) -> Outcome:
+    return Outcome(allowed=False, message=message, reason=reason)
 
 
 def validate_object(obj: Any, default_namespace: str = "") -> Outcome:
@@ -69,21 +68,18 @@ def _validate(obj: Any, default_namespace: str) -> Outcome:
         return _denied("unknown_type", f"unrecognized type {group}/{version}, Kind={kind_name}")
     meta = Meta.of(kind_name, metadata, default_namespace)
     if "spec" not in obj and kind.spec_required:
-        return _denied(
-            "crd_conversion_error", "error decoding configuration: spec: Required value", kind
-        )
+        return _denied("crd_conversion_error", "error decoding configuration: spec: Required value")
     spec = obj.get("spec")
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
         actual = decoding.json_type(spec)
         message = f'error decoding configuration: spec in body must be of type object: "{actual}"'
-        return _denied("crd_conversion_error", message, kind)
+        return _denied("crd_conversion_error", message)
     model, problems = decoding.decode(kind.model, spec)
     if model is None:
-        return _denied(
-            "crd_conversion_error", f"error decoding configuration: {join_errors(problems)}", kind
-        )
+        message = f"error decoding configuration: {join_errors(problems)}"
+        return _denied("crd_conversion_error", message)
     verdict = kind.rules(model, meta)
     if meta.annotations:  # most objects have none: skip the metadata checks altogether
         # Only AuthorizationPolicy has an action; a missing attribute costs an exception.
@@ -93,12 +89,12 @@ def _validate(obj: Any, default_namespace: str) -> Outcome:
         verdict = found
     if verdict.errors:
         message = f"configuration is invalid: {join_errors(verdict.errors)}"
-        return _denied("invalid_resource", message, kind)
+        return _denied("invalid_resource", message)
     for key in obj:
         if key not in TOP_LEVEL:
             message = f'unknown field "{key}" on {kind_name} resource {meta.namespace}/{meta.name}'
-            return _denied("invalid_resource", message, kind)
-    return Outcome(allowed=True, warnings=tuple(verdict.warnings), kind=kind)
+            return _denied("invalid_resource", message)
+    return Outcome(allowed=True, warnings=tuple(verdict.warnings))
 
 
 def check_metadata(meta: Meta, action: str | None) -> Verdict:
