@@ -117,6 +117,16 @@ def test_a_bad_annotation_fails_naming_the_document_and_writes_nothing(tmp_path:
     assert "'lots'" in error
 
 
+def test_a_config_file_replaces_the_built_in_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("proxyImage: my/proxy:9\nrevision: canary\n")
+    code, output, _ = run(tmp_path, [workload("Deployment")], "--config", str(config))
+    assert code == 0
+    template = template_of(output[0])
+    assert template["spec"]["containers"][-1]["image"] == "my/proxy:9"
+    assert template["metadata"]["annotations"]["istio.io/rev"] == "canary"
+
+
 def test_a_bad_config_file_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("policy: never\n")
