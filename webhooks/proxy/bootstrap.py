@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 BOOTSTRAP_FILE = "bootstrap.yaml"
 RENDERED_FILE = "envoy-rev.json"  # Envoy picks its parser by extension: .json is JSON
-WELL_KNOWN_PORTS = frozenset(mesh.RESERVED_PORTS)
 WORKLOAD_NAME_ENV = "ISTIO_META_WORKLOAD_NAME"
 
 
@@ -138,7 +137,7 @@ def render(
     for tag in config.get("stats_config", {}).get("stats_tags", []):
         if tag.get("tag_name") == "mesh_workload":
             tag["fixed_value"] = pod.workload_name
-    ports = {port: port + port_offset for port in WELL_KNOWN_PORTS}
+    ports = {port: port + port_offset for port in mesh.RESERVED_PORTS}
     ports[mesh.STATUS_PORT] = status_port + port_offset
     if any(old != new for old, new in ports.items()):
         _move_ports(config, ports)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from webhooks import mesh
 from webhooks.proxy.metrics import MetricsMerger
 from webhooks.proxy.probes import AppProber
 
@@ -44,7 +45,7 @@ class StatusRoutes:
         path = url.path
         if path == "/healthz/ready":
             return await self._ready()
-        if path in ("/stats/prometheus", "/metrics"):
+        if path in (mesh.PROMETHEUS_MERGED_PATH, "/metrics"):
             body, content_type = await self.merger.merged(url.query, headers)
             return Response(200, body, content_type)
         if path.startswith(("/app-health/", "/app-lifecycle/")):
