@@ -7,18 +7,17 @@ even during a drain.
 
 import asyncio
 import contextlib
+import http.client
 import logging
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from webhooks import mesh
 from webhooks.proxy import bootstrap, proxy_config, status
-from webhooks.proxy.envoy import EnvoyAdmin, EnvoyOptions, EnvoyProcess
+from webhooks.proxy.envoy import EnvoyAdmin, EnvoyOptions, EnvoyProcess, http_request
 from webhooks.proxy.metrics import MetricsMerger, Target
 from webhooks.proxy.probes import AppProbe, AppProber
 
@@ -172,15 +171,18 @@ def run_agent(settings: AgentSettings) -> int:
         return 1
 
 
-def wait_until_ready(url: str, timeout: float, interval: float = 0.5) -> bool:
-    """Poll the proxy's readiness URL; the postStart hook of holdApplicationUntilProxyStarts."""
+def wait_until_ready(port: int, timeout: float, interval: float = 0.5) -> bool:
+    """Poll the proxy's readiness on 127.0.0.1:`port`; the postStart hook of
+    holdApplicationUntilProxyStarts."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=min(interval * 2, 3.0)) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
+            status, _ = http_request(
+                "127.0.0.1", port, "GET", "/healthz/ready", min(interval * 2, 3.0)
+            )
+            if status == 200:
+                return True
+        except (OSError, http.client.HTTPException):
             pass
         time.sleep(interval)
     return False

@@ -81,8 +81,9 @@ def _override(flag: int | None, configured: int) -> int:
 
 
 def _wait(args: argparse.Namespace) -> int:
-    url = f"http://127.0.0.1:{mesh.HEALTH_PORT + args.port_offset}/healthz/ready"
-    if agent.wait_until_ready(url, args.timeout):
+    port = mesh.HEALTH_PORT + args.port_offset
+    if agent.wait_until_ready(port, args.timeout):
         return 0
+    url = f"http://127.0.0.1:{port}/healthz/ready"
     sys.stderr.write(f"mesh-webhooks agent wait: proxy not ready after {args.timeout:g}s ({url})\n")
     return 1
