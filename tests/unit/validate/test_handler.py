@@ -1,5 +1,6 @@
 """The /validate admission core: operations, response shape, unknown kinds, metrics."""
 
+import logging
 from typing import Any
 
 import pytest
@@ -65,6 +66,15 @@ def test_an_invalid_object_is_denied_with_istio_message_and_no_code() -> None:
     assert response.status.code is None
     assert response.status.reason is None
     assert sample(metrics.FAILED, reason="invalid_resource", **RESOURCE) == before + 1
+
+
+def test_a_rejection_is_logged_only_by_the_server_admission_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bad = {**VS, "spec": {"hosts": ["reviews"], "http": [{}]}}
+    assert not handler.handle(request(bad)).allowed
+    assert caplog.records == []
 
 
 def test_dry_run_failures_are_not_counted() -> None:
