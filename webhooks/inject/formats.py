@@ -36,7 +36,8 @@ def integer(value: str, low: int, high: int) -> int:
     return int(text)
 
 
-def _parts(value: str) -> list[str]:
+def split_list(value: str) -> list[str]:
+    """The items of a comma-separated list, stripped, empty ones dropped."""
     return [part for part in (p.strip() for p in value.split(",")) if part]
 
 
@@ -44,7 +45,7 @@ def port_list(value: str, star: bool = False) -> str:
     """Comma-separated ports 1-65535 (empty allowed); `star`: "*" alone means all ports."""
     if star and value.strip() == "*":
         return value.strip()
-    for part in _parts(value):
+    for part in split_list(value):
         if not INTEGER.fullmatch(part) or not 0 < int(part) < 65536:
             raise ValueError(f"{part!r} is not a port (1-65535)")
     return value
@@ -54,7 +55,7 @@ def cidr_list(value: str, star: bool = False) -> str:
     """Comma-separated IPv4/IPv6 CIDRs or addresses (empty allowed); `star`: "*" alone."""
     if star and value.strip() == "*":
         return value.strip()
-    for part in _parts(value):
+    for part in split_list(value):
         try:
             ipaddress.ip_network(part, strict=False)
         except ValueError:
@@ -71,7 +72,7 @@ def cidr_list_or_star(value: str) -> str:
 
 
 def interfaces(value: str) -> str:
-    for part in _parts(value):
+    for part in split_list(value):
         if not INTERFACE.fullmatch(part):
             raise ValueError(f"{part!r} is not an interface name")
     return value
@@ -105,7 +106,7 @@ def log_level(value: str) -> str:
 
 def component_log_level(value: str) -> str:
     """component:level[,component:level…]; empty sets none."""
-    for part in _parts(value):
+    for part in split_list(value):
         component, _, level = part.partition(":")
         if not component or level not in _LOG_LEVELS:
             raise ValueError("want component:level[,component:level…]")

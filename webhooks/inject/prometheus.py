@@ -8,6 +8,7 @@ from typing import Any
 
 from webhooks import mesh
 from webhooks.admission import jsontext
+from webhooks.inject import formats
 from webhooks.inject.annotations import AnnotationError
 from webhooks.inject.patch import ANNOTATIONS, PodEdit
 
@@ -55,7 +56,7 @@ def _check_port(key: str, value: str, port: str, status_port: int) -> None:
 
 def _targets(value: str, status_port: int) -> list[dict[str, str]]:
     targets = []
-    for item in filter(None, (part.strip() for part in value.split(","))):
+    for item in formats.split_list(value):
         port, _, path = item.partition(":")
         _check_port(SCRAPE_TARGETS, value, port, status_port)
         targets.append({"port": port, "path": path})

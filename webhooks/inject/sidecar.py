@@ -6,7 +6,7 @@ from typing import Any
 
 from webhooks import mesh
 from webhooks.admission import jsontext
-from webhooks.inject import metadata
+from webhooks.inject import formats, metadata
 from webhooks.inject.annotations import Settings, shared_defaults
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.probes import IsCaptured
@@ -14,10 +14,6 @@ from webhooks.inject.probes import IsCaptured
 # Ports never captured inbound: Envoy's metrics and health listeners (the status port is added).
 ALWAYS_EXCLUDED_INBOUND = (mesh.ENVOY_PROMETHEUS_PORT, mesh.HEALTH_PORT)
 AGENT_WAIT = ("wait",)  # `mesh-webhooks agent wait`: the holdApplicationUntilProxyStarts hook
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def excluded_inbound_ports(settings: Settings) -> tuple[int, ...]:
@@ -29,7 +25,7 @@ def excluded_inbound_ports(settings: Settings) -> tuple[int, ...]:
 # config's defaults, and the caches are bounded for the ones that set annotations.
 @functools.lru_cache(maxsize=256)
 def _excluded_inbound_ports(exclude_inbound_ports: str, status_port: int) -> tuple[int, ...]:
-    ports = [*ALWAYS_EXCLUDED_INBOUND, *(int(p) for p in _split(exclude_inbound_ports))]
+    ports = [*ALWAYS_EXCLUDED_INBOUND, *(int(p) for p in formats.split_list(exclude_inbound_ports))]
     if status_port not in ports:
         ports.append(status_port)
     return tuple(ports)
@@ -52,7 +48,7 @@ def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> I
     include = include.strip()
     if include == "*":
         return lambda port: port not in excluded
-    included = {int(part) for part in include.split(",") if part.strip()}
+    included = {int(part) for part in formats.split_list(include)}
     return lambda port: port in included
 
 
