@@ -1,9 +1,11 @@
+import functools
 from typing import Any
 
+import helm_python as helm
 import kubernetes_validate
 import pytest
 
-from tests.chart.render import Document, render
+from tests.chart.render import CHART, RELEASE, Document, render
 
 KUBE_VERSION = kubernetes_validate.latest_version()
 
@@ -58,3 +60,29 @@ def one(documents: list[Document], kind: str) -> dict[str, Any]:
     found = objects(documents, kind)
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]
+
+
+def configmap_file(documents: list[Document], name: str, key: str) -> str:
+    """`data[key]` of the one ConfigMap called `name`."""
+    [configmap] = [d.obj for d in documents if d.kind == "ConfigMap" and d.name == name]
+    return str(configmap["data"][key])
+
+
+def inject_config(values: dict[str, Any] | None = None, name: str = RELEASE) -> str:
+    """config.yaml of the injection ConfigMap the chart renders with `values`."""
+    return configmap_file(render(values, name=name), f"{name}-inject", "config.yaml")
+
+
+@functools.cache
+def _loaded_chart() -> helm.Chart:
+    return helm.Chart.load(CHART)
+
+
+def schema_accepts(values: dict[str, Any]) -> bool:
+    """Whether values.schema.json accepts `values` (the chart is loaded once per session, not
+    once per hypothesis example)."""
+    try:
+        _loaded_chart().validate_schema(values)
+    except helm.HelmValuesError:
+        return False
+    return True

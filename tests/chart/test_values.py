@@ -7,7 +7,7 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from tests.chart.conftest import one
+from tests.chart.conftest import configmap_file, inject_config, one, schema_accepts
 from tests.chart.render import (
     CHART,
     CHART_BOOTSTRAP,
@@ -98,14 +98,8 @@ def test_bad_values_are_refused_with_the_offending_key(
     assert message in str(raised.value)
 
 
-def _inject_config(values: dict[str, Any] | None = None, name: str = "mesh-webhooks") -> str:
-    configmaps = [d for d in render(values, name=name) if d.kind == "ConfigMap"]
-    [inject] = [c.obj for c in configmaps if c.name == f"{name}-inject"]
-    return str(inject["data"]["config.yaml"])
-
-
 def test_rendered_injection_config_is_accepted_by_the_injector() -> None:
-    config = parse_config(_inject_config(), "rendered ConfigMap")
+    config = parse_config(inject_config(), "rendered ConfigMap")
     assert config.bootstrap_config_map == "mesh-webhooks-bootstrap"
     assert config.revision == "default"
     defaults = yaml.safe_load(VALUES_TEXT)["inject"]
@@ -126,7 +120,7 @@ def test_injection_values_reach_the_injector() -> None:
             "traffic": {"excludeOutboundPorts": "5432"},
         },
     }
-    config = parse_config(_inject_config(values, name="canary"), "rendered ConfigMap")
+    config = parse_config(inject_config(values, name="canary"), "rendered ConfigMap")
     assert (config.revision, config.policy, config.native_sidecars) == (
         "canary",
         "disabled",
@@ -147,9 +141,7 @@ def test_chart_exposes_every_injection_setting() -> None:
 
 def test_bootstrap_configmap_ships_the_packaged_bootstrap_or_an_override() -> None:
     def bootstrap(values: dict[str, Any] | None) -> str:
-        configmaps = [d.obj for d in render(values) if d.kind == "ConfigMap"]
-        [cm] = [c for c in configmaps if c["metadata"]["name"] == "mesh-webhooks-bootstrap"]
-        return str(cm["data"]["bootstrap.yaml"])
+        return configmap_file(render(values), "mesh-webhooks-bootstrap", "bootstrap.yaml")
 
     assert bootstrap(None) == PACKAGED_BOOTSTRAP.read_text()
     override = "node:\n  id: custom\n"
@@ -159,13 +151,7 @@ def test_bootstrap_configmap_ships_the_packaged_bootstrap_or_an_override() -> No
 @given(st.text(alphabet="0123456789.eEkKmMGgiu+-", min_size=1, max_size=8))
 def test_schema_and_injector_agree_on_quantities(quantity: str) -> None:
     values = {"inject": {"proxyResources": {"requests": {"cpu": quantity}}}}
-    with helm.Chart.load(CHART) as chart:
-        try:
-            chart.validate_schema(values)
-            schema_accepts = True
-        except helm.HelmValuesError:
-            schema_accepts = False
-    assert schema_accepts == is_quantity(quantity)
+    assert schema_accepts(values) == is_quantity(quantity)
 
 
 def test_deployment_mounts_the_rendered_injection_configmap() -> None:
