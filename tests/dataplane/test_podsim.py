@@ -195,6 +195,14 @@ def test_kubelet_probes_follow_the_app(sim: tuple[PodSim, Path]) -> None:
     assert get(pod, mesh.STATUS_PORT, "/app-health/other/readyz")[0] == 400
 
 
+def test_drain_and_quit_are_refused_from_another_pod(sim: tuple[PodSim, Path]) -> None:
+    pod, _ = sim
+    for path in ("/drain", "/quitquitquit"):
+        status, body = get(pod, mesh.STATUS_PORT, path, method="POST")
+        assert (status, body.strip()) == (403, "only from localhost")
+    assert get(pod, mesh.HEALTH_PORT, "/healthz/ready")[0] == 200  # still serving, not draining
+
+
 def test_merged_metrics_from_outside(sim: tuple[PodSim, Path]) -> None:
     pod, _ = sim
     status, body = get(pod, mesh.STATUS_PORT, mesh.PROMETHEUS_MERGED_PATH)
