@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from tests import servers
 from webhooks.admission.review import AdmissionRequest
 from webhooks.validate import handler, metrics
 
@@ -15,32 +16,24 @@ VS = {
     "metadata": {"name": "reviews", "namespace": "default"},
     "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]},
 }
+RESOURCE = {"group": "networking.istio.io", "version": "v1", "resource": "virtualservices"}
 
 
 def request(obj: Any, operation: str = "CREATE", dry_run: bool = False) -> AdmissionRequest:
-    return AdmissionRequest.model_validate(
-        {
-            "uid": "u-1",
-            "kind": {"group": "networking.istio.io", "version": "v1", "kind": "VirtualService"},
-            "resource": {
-                "group": "networking.istio.io",
-                "version": "v1",
-                "resource": "virtualservices",
-            },
-            "namespace": "default",
-            "operation": operation,
-            "object": obj,
-            "dryRun": dry_run,
-        }
+    review = servers.admission_review(
+        obj,
+        uid="u-1",
+        kind={"group": "networking.istio.io", "version": "v1", "kind": "VirtualService"},
+        resource=RESOURCE,
+        operation=operation,
+        dryRun=dry_run,
     )
+    return AdmissionRequest.model_validate(review["request"])
 
 
 def sample(name: str, **labels: str) -> float:
     value = REGISTRY.get_sample_value(name, labels)
     return value or 0.0
-
-
-RESOURCE = {"group": "networking.istio.io", "version": "v1", "resource": "virtualservices"}
 
 
 def test_a_valid_object_is_allowed_without_status_or_warnings() -> None:
