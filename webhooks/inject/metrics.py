@@ -14,6 +14,6 @@ FAILURE = Counter(
 )
 TIME = Histogram(
     "sidecar_injection_time_seconds",
-    "Time spent deciding, injecting and diffing one pod.",
+    "Time spent answering one injection request: the decision, the injection and the response.",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0),
 )
