@@ -140,7 +140,7 @@ def client_phase(sim: object, args: argparse.Namespace) -> dict[str, float]:
 def main_bench(args: argparse.Namespace) -> None:
     from tests.dataplane.podsim import pod_simulation, require_root_and_tools, run
     from tests.dataplane.sidecar import envoy_binary, wait_for
-    from tests.dataplane.test_podsim import injected
+    from tests.dataplane.test_podsim import get, injected
     from webhooks import mesh
 
     require_root_and_tools()
@@ -169,7 +169,7 @@ def main_bench(args: argparse.Namespace) -> None:
             {**proxy_env, mesh.POD_NAME_ENV: "bench-0", mesh.POD_NAMESPACE_ENV: "bench",
              mesh.INSTANCE_IP_ENV: sim.pod_ip},
         )  # fmt: skip
-        wait_for(lambda: _ready(sim, mesh.HEALTH_PORT), 30, "the sidecar")
+        wait_for(lambda: get(sim, mesh.HEALTH_PORT, "/healthz/ready")[0] == 200, 30, "the sidecar")
         pid = envoy_pid(agent.pid)
         time.sleep(2)  # let start-up settle before the idle reading
         idle = memory_mb(pid)
@@ -209,16 +209,6 @@ def _admin_stats(sim: object, port: int, pattern: str) -> str:
     code += ".decode())"
     done = run(sim.in_pod(sys.executable, "-c", code, pattern), check=False)
     return ", ".join(line.rsplit(".", 1)[-1] for line in done.stdout.split("\n") if line)
-
-
-def _ready(sim: object, port: int) -> bool:
-    from tests.dataplane.podsim import PodSim, run
-
-    assert isinstance(sim, PodSim)
-    code = f"import http.client as h;c=h.HTTPConnection('{sim.pod_ip}',{port},timeout=2);"
-    code += "c.request('GET','/healthz/ready');print(c.getresponse().status)"
-    done = run(sim.in_peer(sys.executable, "-c", code), check=False)
-    return done.stdout.strip() == "200"
 
 
 def report(
