@@ -33,40 +33,15 @@ INBOUND_PASSTHROUGH_IP: Final = "127.0.0.6"  # source of agent probes and inboun
 PROXY_CONTAINER: Final = "istio-proxy"
 INIT_CONTAINER: Final = "istio-init"
 
-# Env vars the injector writes and the agent reads.
-APP_PROBERS_ENV: Final = "ISTIO_KUBE_APP_PROBERS"
-PROMETHEUS_ANNOTATIONS_ENV: Final = "ISTIO_PROMETHEUS_ANNOTATIONS"
-
-# Labels and annotations.
-INJECTION_NAMESPACE_LABEL: Final = "istio-injection"
-REVISION_LABEL: Final = "istio.io/rev"
-INJECT_LABEL: Final = "sidecar.istio.io/inject"
-STATUS_ANNOTATION: Final = "sidecar.istio.io/status"
-TLS_MODE_LABEL: Final = "security.istio.io/tlsMode"
-
-# Probe URLs on the status port: /app-health/<container>/<probe>, /app-lifecycle/<container>/<hook>.
-ProbeKind = Literal["readyz", "livez", "startupz"]
-LifecycleKind = Literal["prestopz", "poststartz"]
-PROBE_PATH_PATTERN: Final = re.compile(
-    r"^/(app-health|app-lifecycle)/[^/]+/(livez|readyz|startupz|prestopz|poststartz)$"
-)
-
-
-def app_probe_path(container: str, kind: ProbeKind) -> str:
-    return f"/app-health/{container}/{kind}"
-
-
-def app_lifecycle_path(container: str, kind: LifecycleKind) -> str:
-    return f"/app-lifecycle/{container}/{kind}"
-
-
-# Injection (issue 3). The agent (webhooks/proxy) reads the same names.
-# Env of the istio-proxy container; identity comes from the downward API.
+# Env of the istio-proxy container: the injector writes it, the agent reads it.
+# The pod's identity comes from the downward API.
 POD_NAME_ENV: Final = "POD_NAME"  # metadata.name
 POD_NAMESPACE_ENV: Final = "POD_NAMESPACE"  # metadata.namespace
 INSTANCE_IP_ENV: Final = "INSTANCE_IP"  # status.podIP
 SERVICE_ACCOUNT_ENV: Final = "SERVICE_ACCOUNT"  # spec.serviceAccountName
 NODE_NAME_ENV: Final = "NODE_NAME"  # spec.nodeName
+APP_PROBERS_ENV: Final = "ISTIO_KUBE_APP_PROBERS"  # JSON: status-port path -> the app's probe
+PROMETHEUS_ANNOTATIONS_ENV: Final = "ISTIO_PROMETHEUS_ANNOTATIONS"  # JSON: the app's scrape
 PROXY_CONFIG_ENV: Final = "PROXY_CONFIG"  # JSON: statusPort, concurrency, terminationDrainDuration…
 PROXY_LOG_LEVEL_ENV: Final = "PROXY_LOG_LEVEL"  # Envoy's -l
 PROXY_COMPONENT_LOG_LEVEL_ENV: Final = "PROXY_COMPONENT_LOG_LEVEL"  # Envoy's --component-log-level
@@ -80,18 +55,39 @@ BOOTSTRAP_VOLUME: Final = "istio-bootstrap"  # the bootstrap ConfigMap, read-onl
 BOOTSTRAP_DIR: Final = "/etc/istio/bootstrap"
 DEFAULT_BOOTSTRAP_CONFIGMAP: Final = "mesh-webhooks-bootstrap"
 
-# Pod annotations and labels the injector writes or reads.
+# Labels and annotations the injector writes or reads.
+INJECTION_NAMESPACE_LABEL: Final = "istio-injection"
+REVISION_LABEL: Final = "istio.io/rev"
+INJECT_LABEL: Final = "sidecar.istio.io/inject"
 INJECT_ANNOTATION: Final = "sidecar.istio.io/inject"  # deprecated: the label wins
+STATUS_ANNOTATION: Final = "sidecar.istio.io/status"
+TLS_MODE_LABEL: Final = "security.istio.io/tlsMode"
 CANONICAL_NAME_LABEL: Final = "service.istio.io/canonical-name"
 CANONICAL_REVISION_LABEL: Final = "service.istio.io/canonical-revision"
 DEFAULT_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-container"
 DEFAULT_LOGS_CONTAINER_ANNOTATION: Final = "kubectl.kubernetes.io/default-logs-container"
-PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
+
+# Labels that name a workload, most specific first (Istio's canonical-name derivation); the
+# injector's canonical-name label and the agent's bootstrap cluster name both follow it.
+WORKLOAD_NAME_LABELS: Final = (CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")
 
 # Validation and the certificates' self-test: the validating webhook denies any object carrying
 # this annotation, so a dry-run create of one proves the apiserver reaches the webhook.
 ALWAYS_REJECT_ANNOTATION: Final = "internal.istio.io/webhook-always-reject"
 
-# Labels that name a workload, most specific first (Istio's canonical-name derivation); the
-# injector's canonical-name label and the agent's bootstrap cluster name both follow it.
-WORKLOAD_NAME_LABELS: Final = (CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")
+# URLs on the status port: the merged metrics, /app-health/<container>/<probe> and
+# /app-lifecycle/<container>/<hook>.
+PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
+ProbeKind = Literal["readyz", "livez", "startupz"]
+LifecycleKind = Literal["prestopz", "poststartz"]
+PROBE_PATH_PATTERN: Final = re.compile(
+    r"^/(app-health|app-lifecycle)/[^/]+/(livez|readyz|startupz|prestopz|poststartz)$"
+)
+
+
+def app_probe_path(container: str, kind: ProbeKind) -> str:
+    return f"/app-health/{container}/{kind}"
+
+
+def app_lifecycle_path(container: str, kind: LifecycleKind) -> str:
+    return f"/app-lifecycle/{container}/{kind}"
