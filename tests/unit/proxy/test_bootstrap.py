@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, strategies as st
 
 from webhooks import cli, mesh
@@ -114,12 +115,16 @@ def test_write_rendered_is_json_with_a_json_name(tmp_path: Path) -> None:
 
 
 def test_bootstrap_command_prints_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(
-        ["bootstrap", "--pod-name", "p", "--namespace", "ns", "--podinfo-dir", str(tmp_path),
-         "--override-dir", str(tmp_path), "--format", "json"]
-    )  # fmt: skip
+    argv = ["bootstrap", "--pod-name", "p", "--namespace", "ns", "--podinfo-dir", str(tmp_path),
+            "--override-dir", str(tmp_path)]  # fmt: skip
+    code = cli.main([*argv, "--format", "json"])
     assert code == 0
-    assert json.loads(capsys.readouterr().out)["node"]["id"] == "p.ns"
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json["node"]["id"] == "p.ns"
+    assert cli.main(argv) == 0  # YAML by default
+    as_yaml = capsys.readouterr().out
+    assert not as_yaml.startswith("{")  # JSON would load as YAML too
+    assert yaml.safe_load(as_yaml) == as_json
 
 
 def _agent_cluster_port(config: dict[str, object]) -> int:
