@@ -103,6 +103,19 @@ def test_local_mode_reuses_valid_certificates(tmp_path: Path) -> None:
     assert x509.load_pem_x509_certificate(replaced.cert.read_bytes()).serial_number != serial
 
 
+def test_local_mode_replaces_certificates_its_ca_did_not_sign(tmp_path: Path) -> None:
+    from webhooks.certs import local
+
+    first = local.ensure(tmp_path)
+    serial = x509.load_pem_x509_certificate(first.cert.read_bytes()).serial_number
+    stranger = issuing.create_ca("mesh-webhooks local CA")  # same name, another key
+    first.ca.write_bytes(stranger.cert_pem)
+    replaced = local.ensure(tmp_path)
+    assert x509.load_pem_x509_certificate(replaced.cert.read_bytes()).serial_number != serial
+    ca = x509.load_pem_x509_certificate(replaced.ca.read_bytes())
+    assert issuing.issued_by(x509.load_pem_x509_certificate(replaced.cert.read_bytes()), ca)
+
+
 def test_file_mode_is_live_but_not_ready_until_its_certificate_appears(tmp_path: Path) -> None:
     ca = issuing.create_ca("late CA")
     port = servers.free_port()

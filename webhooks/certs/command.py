@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 from webhooks import kube
 from webhooks.certs import cabundle, issuing, rotation, secret
@@ -146,19 +145,11 @@ def _check_serving(client: kube.Kube, args: argparse.Namespace, ca: x509.Certifi
             healthy = False
             continue
         expiry, valid = _expiry(cert, rotation.RENEW_WITH_LEFT)
-        signed = _issued_by(cert, ca)
+        signed = issuing.issued_by(cert, ca)
         issuer = "issued by the CA" if signed else "NOT issued by the CA"
         print(f"serving certificate {where}: {expiry}, {issuer}")
         healthy = healthy and valid and signed
     return healthy
-
-
-def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: x509.Certificate) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -157,3 +158,12 @@ def load_key_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
     if key.public_key() != cert.public_key():
         raise ValueError("the private key does not match the certificate")
     return KeyPair(cert, key)
+
+
+def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Whether `ca` signed `cert`: a wrong issuer name, key type or signature all say no."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

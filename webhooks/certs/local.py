@@ -26,9 +26,13 @@ def _usable(paths: LocalCertPaths, now: datetime.datetime) -> bool:
     try:
         ca = x509.load_pem_x509_certificate(paths.ca.read_bytes())
         pair = issuing.load_key_pair(paths.cert.read_bytes(), paths.key.read_bytes())
-        pair.cert.verify_directly_issued_by(ca)
     except (OSError, ValueError, TypeError) as error:
         logger.info("local certificates missing or unusable", extra={"reason": str(error)})
+        return False
+    if not issuing.issued_by(pair.cert, ca):
+        logger.info(
+            "local certificates unusable", extra={"reason": f"{paths.ca} did not sign them"}
+        )
         return False
     return pair.cert.not_valid_after_utc - now > RENEW_BEFORE
 
