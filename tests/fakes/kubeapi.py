@@ -196,6 +196,8 @@ class FakeKubeAPI:
         if verb is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported by the fake")
         if verb == "create":
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "a create needs a JSON object as its body")
             name = body["metadata"]["name"]
         with self._lock:
             call = Call(verb, resource, name)
@@ -261,11 +263,12 @@ class FakeKubeAPI:
         return 200, self._store(resource, namespace, patched)
 
     def _gateway(
-        self, method: str, namespace: str, query: dict[str, list[str]], body: Object
+        self, method: str, namespace: str, query: dict[str, list[str]], body: Object | None
     ) -> tuple[int, Object]:
         dry_run = query.get("dryRun") == ["All"]
-        with self._lock:
-            self.calls.append(Call("create", "gateways", body["metadata"]["name"], dry_run))
+        name = body["metadata"]["name"] if body is not None else ""
+        with self._lock:  # recorded before refusing: tests look for creates without dryRun
+            self.calls.append(Call("create", "gateways", name, dry_run))
             if not self.gateway_crd_installed:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             configurations = [
@@ -273,7 +276,7 @@ class FakeKubeAPI:
                 for (res, _, _), obj in self._objects.items()
                 if res == "validatingwebhookconfigurations"
             ]
-        if method != "POST" or not dry_run:
+        if method != "POST" or not dry_run or body is None:
             raise ApiError(405, "MethodNotAllowed", "the fake only does dry-run Gateway creates")
         for configuration in configurations:
             for webhook in configuration.get("webhooks") or []:
