@@ -12,7 +12,7 @@ from webhooks import kube
 from webhooks.certs.cluster import ClusterSettings
 from webhooks.certs.failclosed import FailClosedSettings
 from webhooks.inject.config import ConfigError
-from webhooks.server import main
+from webhooks.server import local, main
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
     )
     if args.local:
-        main.serve_local(settings, args.certs_dir)
+        local.serve(settings, args.certs_dir)
         return 0
     if _cert_mode(args) == "self":
         settings = dataclasses.replace(settings, cluster=_cluster_settings(args))
