@@ -7,7 +7,8 @@ from webhooks.validate import metrics, validator
 
 def handle(request: AdmissionRequest) -> AdmissionResponse:
     """No log line of its own: the server's one `admission` line per request carries the uid,
-    the object and the rejection message (`reason`)."""
+    the object, the rejection message (`reason`) and, from the audit annotations, the metric's
+    reason code (`audit.reason`), which the apiserver's audit log records too."""
     resource = (request.resource.group, request.resource.version, request.resource.resource)
     if request.operation not in ("CREATE", "UPDATE"):
         if not request.dry_run:
@@ -24,7 +25,13 @@ def handle(request: AdmissionRequest) -> AdmissionResponse:
     if outcome.allowed:
         metrics.METRICS.passed(resource)
         return allow(request, outcome.warnings)
+    reason = outcome.reason or "invalid_resource"
     if not request.dry_run:
-        metrics.METRICS.failed(resource, outcome.reason or "invalid_resource")
+        metrics.METRICS.failed(resource, reason)
     # Istio sets only the message: no code, no reason (the apiserver fills them in).
-    return AdmissionResponse(uid=request.uid, allowed=False, status=Status(message=outcome.message))
+    return AdmissionResponse(
+        uid=request.uid,
+        allowed=False,
+        status=Status(message=outcome.message),
+        audit_annotations={"reason": reason},
+    )

@@ -59,6 +59,7 @@ def test_an_invalid_object_is_denied_with_istio_message_and_no_code() -> None:
     assert response.status.code is None
     assert response.status.reason is None
     assert sample(metrics.FAILED, reason="invalid_resource", **RESOURCE) == before + 1
+    assert response.audit_annotations == {"reason": "invalid_resource"}  # the metric's code
 
 
 def test_a_rejection_is_logged_only_by_the_server_admission_line(
@@ -157,6 +158,7 @@ def test_bad_shapes_are_rejections_with_a_message(obj: Any, expected: str) -> No
 def test_a_missing_object_is_a_decode_error() -> None:
     response = handler.handle(request(None))
     assert not response.allowed
+    assert response.audit_annotations == {"reason": "yaml_decode_error"}
 
 
 def test_dry_run_annotation_is_only_for_authorization_policies() -> None:
