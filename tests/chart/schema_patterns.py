@@ -34,7 +34,7 @@ WS = _char_class(_SPACE)
 
 
 def _list_of(item: str, star: bool = False) -> str:
-    """Comma-separated items, each stripped of whitespace, empty items skipped (formats._parts);
+    """Comma-separated items, each stripped of whitespace, empty items skipped (formats.split_list);
     `star`: "*" alone, whitespace around it allowed."""
     segment = f"{WS}*(({item}){WS}*)?"
     body = f"{segment}(,{segment})*"
