@@ -83,6 +83,9 @@ LifecycleKind = Literal["prestopz", "poststartz"]
 PROBE_PATH_PATTERN: Final = re.compile(
     r"^/(app-health|app-lifecycle)/[^/]+/(livez|readyz|startupz|prestopz|poststartz)$"
 )
+# The actions an ISTIO_KUBE_APP_PROBERS entry holds: what the injector moves there, the agent runs.
+ProbeAction = Literal["httpGet", "tcpSocket", "grpc"]
+PROBE_ACTIONS: Final[tuple[ProbeAction, ...]] = ("httpGet", "tcpSocket", "grpc")
 
 
 def app_probe_path(container: str, kind: ProbeKind) -> str:

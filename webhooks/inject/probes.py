@@ -22,7 +22,7 @@ HOOKS: tuple[tuple[str, mesh.LifecycleKind], ...] = (
     ("preStop", "prestopz"),
     ("postStart", "poststartz"),
 )
-PROBE_ACTIONS = ("httpGet", "tcpSocket", "grpc")
+PROBE_ACTIONS = mesh.PROBE_ACTIONS
 HOOK_ACTIONS = ("httpGet", "tcpSocket")
 
 Probers = dict[str, dict[str, Any]]

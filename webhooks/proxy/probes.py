@@ -13,7 +13,7 @@ import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from webhooks import mesh
 
@@ -29,13 +29,9 @@ class ProbeConfigError(ValueError):
     """ISTIO_KUBE_APP_PROBERS cannot be used; the message says which entry and why."""
 
 
-ProbeKind = Literal["httpGet", "tcpSocket", "grpc"]
-_KINDS: tuple[ProbeKind, ...] = ("httpGet", "tcpSocket", "grpc")
-
-
 @dataclass(frozen=True)
 class AppProbe:
-    kind: ProbeKind
+    kind: mesh.ProbeAction
     port: int
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     path: str = "/"
@@ -67,7 +63,7 @@ def _probe(path: str, entry: Any) -> AppProbe:
         raise _error(repr(path), "is not an app probe path")
     if not isinstance(entry, dict):
         raise _error(path, f"must be a JSON object, not {_json_type(entry)}")
-    kinds = [k for k in _KINDS if k in entry]
+    kinds = [k for k in mesh.PROBE_ACTIONS if k in entry]
     if len(kinds) != 1:
         raise _error(path, "needs exactly one probe kind")
     kind = kinds[0]
