@@ -33,6 +33,7 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 """A Go duration string ("10ms", "1m30s"); Istio's decoder refuses anything else."""
 
 UInt32 = Annotated[int, Field(ge=0, le=4294967295)]
+UInt64 = Annotated[int, Field(ge=0, le=18446744073709551615)]
 Int32 = Annotated[int, Field(ge=-2147483648, le=2147483647)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Struct = dict[str, Any]

@@ -12,9 +12,8 @@ from webhooks.validate.models.base import (
     Percent,
     PortSelector,
     UInt32,
+    UInt64,
 )
-
-UInt64 = int
 
 
 class Cookie(Model):
