@@ -94,12 +94,16 @@ def apply(
 ) -> None:
     """Write the pod's labels and annotations; values the user set are kept."""
     labels = edit.mapping(metadata, "/metadata", "labels")
-    added = ((mesh.TLS_MODE_LABEL, "istio"), *canonical_labels(metadata, workload).items())
-    edit.update(labels, LABELS, [(key, value) for key, value in added if key not in labels])
+    if mesh.TLS_MODE_LABEL not in labels:
+        edit.put(labels, LABELS, mesh.TLS_MODE_LABEL, "istio")
+    if mesh.CANONICAL_NAME_LABEL not in labels or mesh.CANONICAL_REVISION_LABEL not in labels:
+        for key, value in canonical_labels(metadata, workload).items():
+            if key not in labels:
+                edit.put(labels, LABELS, key, value)
     annotations = edit.mapping(metadata, "/metadata", "annotations")
-    defaults = (mesh.DEFAULT_CONTAINER_ANNOTATION, mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION)
-    entries = [
-        (key, first_app) for key in defaults if first_app is not None and key not in annotations
-    ]
-    entries += ((mesh.REVISION_LABEL, revision or "default"), (mesh.STATUS_ANNOTATION, status))
-    edit.update(annotations, ANNOTATIONS, entries)
+    if first_app is not None:
+        for key in (mesh.DEFAULT_CONTAINER_ANNOTATION, mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION):
+            if key not in annotations:
+                edit.put(annotations, ANNOTATIONS, key, first_app)
+    edit.put(annotations, ANNOTATIONS, mesh.REVISION_LABEL, revision or "default")
+    edit.put(annotations, ANNOTATIONS, mesh.STATUS_ANNOTATION, status)

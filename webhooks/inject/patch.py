@@ -13,7 +13,7 @@ diffed around their common prefix and suffix, so that inserting containers or vo
 end, or in the middle, is a single `add` rather than a replace of every following element.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 Operation = dict[str, Any]  # {"op": "add" | "remove" | "replace", "path": ..., "value": ...}
@@ -129,28 +129,16 @@ class PodEdit:
         self.operations: list[Operation] = []
         self._created: set[int] = set()  # ids of the maps `mapping` created (alive in the pod)
 
-    def update(
-        self, parent: dict[str, Any], pointer: str, entries: Iterable[tuple[str, Any]]
-    ) -> None:
-        """parent[key] = value for each entry. Setting a key to the value it has records nothing."""
-        if id(parent) in self._created:
-            parent.update(entries)
-            return
-        operations, escaped = self.operations, _escaped  # a loop per pod: kept tight
-        for key, value in entries:
-            before = parent.get(key, _MISSING)
-            if before is _MISSING:
-                op = "add"
-            elif before is value or (type(before) is type(value) and before == value):
-                continue
-            else:
-                op = "replace"
-            parent[key] = value
-            path = f"{pointer}/{escaped.get(key) or escape(key)}"
-            operations.append({"op": op, "path": path, "value": value})
-
     def put(self, parent: dict[str, Any], pointer: str, key: str, value: Any) -> None:
-        self.update(parent, pointer, ((key, value),))
+        """parent[key] = value. Setting a key to the value it has records nothing."""
+        before = parent.get(key, _MISSING)
+        if before is value or (type(before) is type(value) and before == value):
+            return
+        parent[key] = value
+        if id(parent) not in self._created:
+            op = "add" if before is _MISSING else "replace"
+            path = f"{pointer}/{_escaped.get(key) or escape(key)}"
+            self.operations.append({"op": op, "path": path, "value": value})
 
     def delete(self, parent: dict[str, Any], pointer: str, key: str) -> None:
         del parent[key]

@@ -4,8 +4,7 @@ pod shares every subtree that injection leaves alone with it, and the sidecar pa
 pods (sidecar.parts): treat all of them as read-only."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from webhooks import mesh
 from webhooks.inject import metadata, probes, prometheus, sidecar
@@ -16,32 +15,11 @@ from webhooks.inject.patch import Operation, PodEdit, make_patch
 INJECTED = frozenset({mesh.PROXY_CONTAINER, mesh.INIT_CONTAINER})
 
 
-@dataclass(frozen=True)
-class Injection:
+class Injection(NamedTuple):  # a tuple: built for every pod, and a tuple is built fastest
     pod: dict[str, Any]
     patch: list[Operation]  # applied to the request's pod, gives `pod`
     settings: Settings
     warnings: tuple[str, ...]
-
-
-def _owned(pod: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the pod that injection may change. Only the parts it changes are copied (the
-    pod, metadata, labels, annotations, spec, container lists, probes and hooks); the rest is
-    shared with the request, which lets the diff skip it by identity."""
-    owned = dict(pod)
-    meta = owned.get("metadata")
-    if isinstance(meta, dict):
-        meta = owned["metadata"] = dict(meta)
-        for field in ("labels", "annotations"):
-            if isinstance(meta.get(field), dict):
-                meta[field] = dict(meta[field])
-    spec = owned.get("spec")
-    if isinstance(spec, dict):
-        spec = owned["spec"] = dict(spec)
-        for field in ("initContainers", "containers"):
-            if isinstance(spec.get(field), list):
-                spec[field] = [probes.owned(container) for container in spec[field]]
-    return owned
 
 
 _UNRECORDED = f"but no {mesh.STATUS_ANNOTATION} annotation"
@@ -156,26 +134,44 @@ def _rewrite(
     return env
 
 
-def _metadata_and_spec(pod: dict[str, Any], edit: PodEdit) -> tuple[dict[str, Any], dict[str, Any]]:
-    meta, spec = pod.get("metadata"), pod.get("spec")
-    if not isinstance(meta, dict | None) or not isinstance(spec, dict):
+def _owned(
+    pod: Mapping[str, Any], edit: PodEdit
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A checked copy of the pod that injection may change, with its metadata and spec. Only the
+    parts it changes are copied (the pod, metadata, labels, annotations, spec, container lists,
+    probes and hooks); the rest is shared with the request, which lets the diff skip it by
+    identity."""
+    injected = dict(pod)
+    meta, spec = injected.get("metadata"), injected.get("spec")
+    if not isinstance(spec, dict):
         raise InjectionError("pod has no metadata or no spec")
-    meta = edit.mapping(pod, "", "metadata")
+    if isinstance(meta, dict):
+        meta = injected["metadata"] = dict(meta)
+    elif meta is None:
+        meta = edit.mapping(injected, "", "metadata")
+    else:
+        raise InjectionError("pod has no metadata or no spec")
     labels, annotations = meta.get("labels"), meta.get("annotations")
-    if not isinstance(labels, dict | None):
+    if isinstance(labels, dict):
+        meta["labels"] = dict(labels)
+    elif labels is not None:
         raise InjectionError("pod metadata.labels must map names to strings")
-    if not isinstance(annotations, dict | None):
+    if isinstance(annotations, dict):
+        for value in annotations.values():
+            if not isinstance(value, str):
+                raise InjectionError("pod metadata.annotations must map names to strings")
+        meta["annotations"] = annotations = dict(annotations)
+    elif annotations is not None:
         raise InjectionError("pod metadata.annotations must map names to strings")
-    annotations = annotations or {}
-    for value in annotations.values():
-        if not isinstance(value, str):
-            raise InjectionError("pod metadata.annotations must map names to strings")
+    spec = injected["spec"] = dict(spec)
     if not isinstance(spec.get("volumes"), list | None):
         raise InjectionError("pod spec.volumes must be a list of volumes")
-    unlisted = "" if mesh.STATUS_ANNOTATION in annotations else _UNRECORDED  # else: strip checks
-    _containers(spec, "initContainers", unlisted)
-    _containers(spec, "containers", unlisted)
-    return meta, spec
+    # A re-injection checks the names once the previous injection is stripped (see `strip`).
+    unlisted = "" if annotations and mesh.STATUS_ANNOTATION in annotations else _UNRECORDED
+    for field in ("initContainers", "containers"):
+        if spec.get(field) is not None:
+            spec[field] = [probes.owned(c) for c in _containers(spec, field, unlisted)]
+    return injected, meta, spec
 
 
 def inject_pod(
@@ -183,8 +179,8 @@ def inject_pod(
 ) -> Injection:
     """`native` is the cluster-wide layout (see config.resolve_native_sidecars); `workload`
     names the owner of a pod template that has no name of its own."""
-    injected, edit = _owned(pod), PodEdit()
-    meta, spec = _metadata_and_spec(injected, edit)
+    edit = PodEdit()
+    injected, meta, spec = _owned(pod, edit)
     annotations: dict[str, str] = edit.mapping(meta, "/metadata", "annotations")
     settings = parse_settings(annotations, config, native)
     reinjection = mesh.STATUS_ANNOTATION in annotations

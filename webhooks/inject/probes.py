@@ -41,20 +41,6 @@ def _resolve_port(port: Any, container: dict[str, Any]) -> int | None:
     return None
 
 
-def _original(action: str, handler: dict[str, Any], port: int) -> dict[str, Any]:
-    """The prober entry's action, with fields in Istio's order and the port resolved."""
-    if action == "grpc":
-        return {"port": port, "service": handler.get("service")}
-    if action == "tcpSocket":
-        return {"port": port}
-    original: dict[str, Any] = {"path": handler["path"]} if handler.get("path") else {}
-    original["port"] = port
-    for field in ("scheme", "httpHeaders"):
-        if field in handler:
-            original[field] = handler[field]
-    return original
-
-
 def _rewrite_one(
     edit: PodEdit,
     holder: dict[str, Any],
@@ -65,7 +51,8 @@ def _rewrite_one(
     status_port: int,
     is_captured: IsCaptured,
 ) -> dict[str, Any] | None:
-    """Point one probe or hook at the agent; return its prober entry, or None if left alone."""
+    """Point one probe or hook at the agent; return its prober entry (the original action, with
+    fields in Istio's order and the port resolved), or None if it is left alone."""
     for action in actions:
         handler = holder.get(action)
         if isinstance(handler, dict):
@@ -75,19 +62,31 @@ def _rewrite_one(
     port = handler.get("port")
     if type(port) is not int:  # a name or a numeric string (an int is the common case)
         port = _resolve_port(port, container)
-    if port is None or handler.get("host") or port == status_port or not is_captured(port):
+    if port is None or port == status_port or handler.get("host") or not is_captured(port):
         return None
-    entry: dict[str, Any] = {action: _original(action, handler, port)}
-    if isinstance(holder.get("timeoutSeconds"), int):
-        entry["timeoutSeconds"] = holder["timeoutSeconds"]
+    original: dict[str, Any]
     if action == "httpGet":
+        original = (
+            {"path": handler["path"], "port": port} if handler.get("path") else {"port": port}
+        )
         rewritten = {**handler, "path": path, "port": status_port}
         if "scheme" in handler:
+            original["scheme"] = handler["scheme"]
             rewritten["scheme"] = "HTTP"  # kubelet -> agent is plain HTTP; agent -> app: HTTPS
+        if "httpHeaders" in handler:
+            original["httpHeaders"] = handler["httpHeaders"]
     else:
+        original = (
+            {"port": port, "service": handler.get("service")}
+            if action == "grpc"
+            else {"port": port}
+        )
         rewritten = {"path": path, "port": status_port}
         edit.delete(holder, pointer, action)
     edit.put(holder, pointer, "httpGet", rewritten)
+    entry = {action: original}
+    if isinstance(holder.get("timeoutSeconds"), int):
+        entry["timeoutSeconds"] = holder["timeoutSeconds"]
     return entry
 
 
@@ -112,8 +111,10 @@ def rewrite(
                 if entry is not None:
                     probers[path] = entry
         lifecycle = container.get("lifecycle")
-        for field, hook_kind in HOOKS if isinstance(lifecycle, dict) else ():
-            hook = lifecycle.get(field)  # type: ignore[union-attr]
+        if not isinstance(lifecycle, dict):
+            continue
+        for field, hook_kind in HOOKS:
+            hook = lifecycle.get(field)
             if isinstance(hook, dict):
                 path = mesh.app_lifecycle_path(name, hook_kind)
                 entry = _rewrite_one(

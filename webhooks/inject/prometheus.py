@@ -85,8 +85,9 @@ def merge(edit: PodEdit, annotations: dict[str, str], status_port: int) -> str |
         for key in keys:
             if key not in _MERGED:
                 edit.delete(annotations, ANNOTATIONS, key)
-    merged = ((PORT, status), (PATH, mesh.PROMETHEUS_MERGED_PATH), (SCRAPE, "true"))
-    edit.update(annotations, ANNOTATIONS, merged)
+    edit.put(annotations, ANNOTATIONS, PORT, status)
+    edit.put(annotations, ANNOTATIONS, PATH, mesh.PROMETHEUS_MERGED_PATH)
+    edit.put(annotations, ANNOTATIONS, SCRAPE, "true")
     if not (config["scrape"] or config["path"] or config["port"]):
         return None
     return jsontext.compact(config)
