@@ -55,32 +55,31 @@ def _audit(reason: str) -> dict[str, str]:
 _DECISION_AUDITS = {reason: _audit(reason.value) for reason in Reason}  # read-only: shared
 
 
+Answer = tuple[AdmissionResponse, metrics.Outcome, str]  # the response, for the metrics: why
+
+
 def _answer(
     request: AdmissionRequest, config: InjectConfig, cluster_version: tuple[int, int] | None
-) -> AdmissionResponse:
+) -> Answer:
     if request.kind.kind not in ("Pod", ""):  # a webhook rule wider than pods: not ours to touch
-        metrics.SKIP.labels("not-a-pod").inc()
-        return allow(request)
+        return allow(request), "skip", "not-a-pod"
     pod = request.object
     if not isinstance(pod, dict):
-        metrics.FAILURE.labels("no-object").inc()
-        return deny(request, "the admission request carries no pod")
+        return deny(request, "the admission request carries no pod"), "failure", "no-object"
     native = resolve_native_sidecars(config.native_sidecars, cluster_version)
     try:
         outcome = process(pod, request.namespace, config, native)
     except InjectionError as error:
         reason = "invalid-annotation" if isinstance(error, AnnotationError) else "invalid-pod"
-        metrics.FAILURE.labels(reason).inc()
-        return deny(request, f"sidecar injection refused: {error}", audit=_audit(reason))
+        message = f"sidecar injection refused: {error}"
+        return deny(request, message, audit=_audit(reason)), "failure", reason
     decision = outcome.decision
+    audit = _DECISION_AUDITS[decision.reason]
     if outcome.injection is None:
-        metrics.SKIP.labels(decision.reason.value).inc()
         warnings = decision.warnings if _created_directly(pod) else ()
-        return allow(request, warnings, _DECISION_AUDITS[decision.reason])
-    metrics.SUCCESS.inc()
-    return patched(
-        request, outcome.injection.patch, outcome.warnings, _DECISION_AUDITS[decision.reason]
-    )
+        return allow(request, warnings, audit), "skip", decision.reason.value
+    response = patched(request, outcome.injection.patch, outcome.warnings, audit)
+    return response, "success", ""
 
 
 def make_handler(
@@ -90,14 +89,13 @@ def make_handler(
     apiserver's (major, minor), learned at start-up, which nativeSidecars: auto needs."""
 
     def handle(request: AdmissionRequest) -> AdmissionResponse:
-        metrics.REQUESTS.inc()
         start = time.perf_counter()
+        outcome: metrics.Outcome = "failure"
+        reason = "internal"  # raised: the server logs it with the uid and answers HTTP 500
         try:
-            return _answer(request, get_config(), cluster_version)
-        except Exception:
-            metrics.FAILURE.labels("internal").inc()  # the server logs it with the uid: HTTP 500
-            raise
+            response, outcome, reason = _answer(request, get_config(), cluster_version)
+            return response
         finally:
-            metrics.TIME.observe(time.perf_counter() - start)
+            metrics.METRICS.record(outcome, reason, time.perf_counter() - start)
 
     return handle

@@ -1,19 +1,74 @@
-"""Prometheus metrics of the injector (Istio's names), on the default registry."""
+"""Prometheus metrics of the injector (Istio's names), on the default registry.
 
-from prometheus_client import Counter, Histogram
+Each request is recorded by one call under one lock, and a collector exposes the counts when
+Prometheus scrapes. Three prometheus_client metrics updated per request (a counter, another, a
+histogram) cost ~5 us of the ~65 us an injection takes in the server, for the same numbers.
+"""
 
-REQUESTS = Counter("sidecar_injection_requests_total", "Injection requests received.")
-SUCCESS = Counter(
-    "sidecar_injection_success_total", "Injection requests answered with a sidecar patch."
-)
-SKIP = Counter(
-    "sidecar_injection_skip_total", "Injection requests answered without a sidecar.", ["reason"]
-)
-FAILURE = Counter(
-    "sidecar_injection_failure_total", "Injection requests refused (allowed: false).", ["reason"]
-)
-TIME = Histogram(
-    "sidecar_injection_time_seconds",
-    "Time spent answering one injection request: the decision, the injection and the response.",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0),
-)
+import bisect
+import threading
+from collections import Counter as Tally
+from collections.abc import Iterator
+from typing import Literal
+
+from prometheus_client import REGISTRY
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+Outcome = Literal["success", "skip", "failure"]
+
+TIME_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
+
+
+class InjectionMetrics(Collector):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outcomes: Tally[tuple[Outcome, str]] = Tally()  # (outcome, reason); success: ""
+        self._buckets = [0] * (len(TIME_BUCKETS) + 1)  # per bucket, not cumulative; last: +Inf
+        self._seconds = 0.0
+
+    def record(self, outcome: Outcome, reason: str, seconds: float) -> None:
+        """One request: how it ended, why (the decision's reason, or the failure's), how long."""
+        bucket = bisect.bisect_left(TIME_BUCKETS, seconds)  # the first bound >= seconds: `le`
+        with self._lock:
+            self._outcomes[outcome, reason] += 1
+            self._buckets[bucket] += 1
+            self._seconds += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            outcomes, buckets, seconds = dict(self._outcomes), list(self._buckets), self._seconds
+        yield CounterMetricFamily(
+            "sidecar_injection_requests", "Injection requests received.", sum(outcomes.values())
+        )
+        yield CounterMetricFamily(
+            "sidecar_injection_success",
+            "Injection requests answered with a sidecar patch.",
+            outcomes.get(("success", ""), 0),
+        )
+        for outcome, documentation in (
+            ("skip", "Injection requests answered without a sidecar."),
+            ("failure", "Injection requests refused (allowed: false)."),
+        ):
+            counter = CounterMetricFamily(
+                f"sidecar_injection_{outcome}", documentation, labels=["reason"]
+            )
+            for (kind, reason), count in sorted(outcomes.items()):
+                if kind == outcome:
+                    counter.add_metric([reason], count)
+            yield counter
+        cumulative, total = [], 0
+        for bound, count in zip((*map(str, TIME_BUCKETS), "+Inf"), buckets, strict=True):
+            total += count
+            cumulative.append((bound, float(total)))
+        yield HistogramMetricFamily(
+            "sidecar_injection_time_seconds",
+            "Time spent answering one injection request: the decision, the injection and the "
+            "response.",
+            buckets=cumulative,
+            sum_value=seconds,
+        )
+
+
+METRICS = InjectionMetrics()
+REGISTRY.register(METRICS)

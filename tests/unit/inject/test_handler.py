@@ -146,3 +146,26 @@ def test_volumes_that_are_not_a_list_are_refused() -> None:
         response.status.message
         == "sidecar injection refused: pod spec.volumes must be a list of volumes"
     )
+
+
+def test_the_time_histogram_is_cumulative_and_counts_every_request() -> None:
+    from webhooks.inject.metrics import TIME_BUCKETS, InjectionMetrics
+
+    recorded = InjectionMetrics()  # a fresh collector, off the registry: exact numbers
+    for seconds in (0.00005, 0.0001, 0.0003, 0.002, 5.0):
+        recorded.record("success", "", seconds)
+    recorded.record("skip", "host-network", 0.0002)
+    histogram = next(m for m in recorded.collect() if m.name == "sidecar_injection_time_seconds")
+    buckets = {s.labels["le"]: s.value for s in histogram.samples if s.name.endswith("_bucket")}
+    assert list(buckets) == [*map(str, TIME_BUCKETS), "+Inf"]
+    assert buckets["0.0001"] == 2  # `le`: a value on a bound counts in that bound's bucket
+    assert buckets["0.00025"] == 3
+    assert buckets["0.0025"] == 5
+    assert buckets["1.0"] == 5
+    assert buckets["+Inf"] == 6
+    count = next(s.value for s in histogram.samples if s.name.endswith("_count"))
+    total = next(s.value for s in histogram.samples if s.name.endswith("_sum"))
+    assert count == 6
+    assert total == pytest.approx(5.00265)
+    requests = next(m for m in recorded.collect() if m.name == "sidecar_injection_requests")
+    assert [s.value for s in requests.samples] == [6]
