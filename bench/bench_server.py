@@ -13,7 +13,10 @@ REVIEW = json.dumps(
 ).encode()
 
 if __name__ == "__main__":
-    with harness.bench_server() as port:
+    with harness.bench_server() as server:
         for connections in (1, 8):
             print(f"-- {connections} connection(s)")
-            print(harness.run_wrk(port, "/noop", REVIEW, seconds=4, connections=connections).line())
+            result = harness.run_wrk(
+                server.port, "/noop", REVIEW, seconds=4, connections=connections
+            )
+            print(result.line())

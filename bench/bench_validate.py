@@ -109,9 +109,9 @@ def main() -> None:
     print(f"handler.handle, typical 3-route VirtualService: {time_handler(typical):.1f} us CPU")
     if args.skip_http:
         return
-    with harness.bench_server() as port:
+    with harness.bench_server() as server:
         print("/validate vs do-nothing endpoint (wrk, TLS keep-alive, 8 connections):")
-        print(harness.compare(port, "/validate", typical))
+        print(harness.compare(server, "/validate", typical))
     print(load())
 
 
