@@ -81,7 +81,7 @@ PROMETHEUS_MERGED_PATH: Final = "/stats/prometheus"
 ProbeKind = Literal["readyz", "livez", "startupz"]
 LifecycleKind = Literal["prestopz", "poststartz"]
 PROBE_PATH_PATTERN: Final = re.compile(
-    r"^/(app-health|app-lifecycle)/[^/]+/(livez|readyz|startupz|prestopz|poststartz)$"
+    r"^/app-health/[^/]+/(livez|readyz|startupz)$|^/app-lifecycle/[^/]+/(prestopz|poststartz)$"
 )
 # The actions an ISTIO_KUBE_APP_PROBERS entry holds: what the injector moves there, the agent runs.
 ProbeAction = Literal["httpGet", "tcpSocket", "grpc"]

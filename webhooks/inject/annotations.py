@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import yaml
 
 from webhooks.inject import formats
-from webhooks.inject.config import InjectConfig
+from webhooks.inject.config import INT32_MAX, InjectConfig
 
 PROXY_IMAGE = "sidecar.istio.io/proxyImage"
 PROXY_CPU = "sidecar.istio.io/proxyCPU"
@@ -124,7 +124,7 @@ def _int(low: int, high: int) -> Callable[[str, str], int]:
     return _checked(lambda value: formats.integer(value, low, high))
 
 
-_non_negative, _positive = _int(0, 2**31 - 1), _int(1, 2**31 - 1)
+_non_negative, _positive = _int(0, INT32_MAX), _int(1, INT32_MAX)
 
 _ports, _ports_or_star = _checked(formats.port_list), _checked(formats.port_list_or_star)
 _cidrs, _cidrs_or_star = _checked(formats.cidr_list), _checked(formats.cidr_list_or_star)

@@ -97,11 +97,14 @@ class Traffic(_Model):
     exclude_interfaces: Interfaces = ""
 
 
+INT32_MAX = 2**31 - 1  # Kubernetes' probe fields are int32
+
+
 class Readiness(_Model):
-    initial_delay_seconds: int = Field(default=0, ge=0)
-    period_seconds: int = Field(default=15, ge=1)
-    failure_threshold: int = Field(default=4, ge=1)
-    startup_failure_threshold: int = Field(default=600, ge=1)
+    initial_delay_seconds: int = Field(default=0, ge=0, le=INT32_MAX)
+    period_seconds: int = Field(default=15, ge=1, le=INT32_MAX)
+    failure_threshold: int = Field(default=4, ge=1, le=INT32_MAX)
+    startup_failure_threshold: int = Field(default=600, ge=1, le=INT32_MAX)
 
 
 class InjectConfig(_Model):

@@ -91,6 +91,8 @@ def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
         ("terminationDrainDuration: soon", "terminationDrainDuration"),
         ("terminationDrainDuration: 5", "terminationDrainDuration"),
         ("terminationDrainDuration: ²s", "terminationDrainDuration"),
+        ("readiness: {periodSeconds: 2147483648}", "readiness.periodSeconds"),
+        ("readiness: {startupFailureThreshold: 0}", "readiness.startupFailureThreshold"),
         ("revision: ''", "revision"),
         ("revision: canary/1", "revision"),
         ("revision: -canary", "revision"),

@@ -38,6 +38,8 @@ def test_probers_as_the_injector_writes_them() -> None:
         ("{", "is not JSON"),
         ("[]", "must be a JSON object"),
         ('{"/healthz": {"tcpSocket": {"port": 1}}}', "is not an app probe path"),
+        ('{"/app-health/a/prestopz": {"tcpSocket": {"port": 1}}}', "is not an app probe path"),
+        ('{"/app-lifecycle/a/readyz": {"tcpSocket": {"port": 1}}}', "is not an app probe path"),
         ('{"/app-health/a/readyz": {}}', "needs exactly one probe kind"),
         ('{"/app-health/a/readyz": {"httpGet": {"port": "http"}}}', "has no numeric port"),
     ],
