@@ -68,14 +68,24 @@ def _expiry(cert: x509.Certificate, renew_below: float) -> tuple[str, bool]:
     return f"expires {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC ({state})", state != "EXPIRED"
 
 
-def _secret_key(client: kube.Kube, namespace: str, name: str, key: str) -> bytes:
-    stored = client.read_secret(namespace, name)
-    if stored is None:
-        raise ValueError(f"Secret {namespace}/{name}: NOT FOUND")
-    value = kube.decode_data(stored).get(key)
-    if not value:
-        raise ValueError(f"Secret {namespace}/{name}: has no {key}")
-    return value
+class _Secrets:
+    """Each Secret read once per check: the CA and the serving certificate in --tls-secret then
+    come from one version of it, even while cert-manager rotates it."""
+
+    def __init__(self, client: kube.Kube) -> None:
+        self.client = client
+        self._read: dict[tuple[str, str], dict[str, bytes]] = {}
+
+    def key(self, namespace: str, name: str, key: str) -> bytes:
+        if (namespace, name) not in self._read:
+            stored = self.client.read_secret(namespace, name)
+            if stored is None:
+                raise ValueError(f"Secret {namespace}/{name}: NOT FOUND")
+            self._read[namespace, name] = kube.decode_data(stored)
+        value = self._read[namespace, name].get(key)
+        if not value:
+            raise ValueError(f"Secret {namespace}/{name}: has no {key}")
+        return value
 
 
 def _first_cert(pem: bytes, where: str) -> x509.Certificate:
@@ -85,7 +95,7 @@ def _first_cert(pem: bytes, where: str) -> x509.Certificate:
         raise ValueError(f"{where}: UNUSABLE (no PEM certificate)") from None
 
 
-def _load_ca(client: kube.Kube, args: argparse.Namespace) -> tuple[str, x509.Certificate]:
+def _load_ca(secrets: _Secrets, args: argparse.Namespace) -> tuple[str, x509.Certificate]:
     """The CA and where it came from: --ca-file, else the --tls-secret's ca.crt, else the CA
     Secret of self mode. Raises ValueError (one line) or KubeError."""
     if args.ca_file is not None:
@@ -96,11 +106,11 @@ def _load_ca(client: kube.Kube, args: argparse.Namespace) -> tuple[str, x509.Cer
             raise ValueError(f"{where}: {error.strerror}") from None
     if args.tls_secret:
         where = f"CA (ca.crt of Secret {args.namespace}/{args.tls_secret})"
-        pem = _secret_key(client, args.namespace, args.tls_secret, "ca.crt")
+        pem = secrets.key(args.namespace, args.tls_secret, "ca.crt")
         return where, _first_cert(pem, where)
     name = args.ca_secret or f"{args.service}-ca"
     where = f"CA Secret {args.namespace}/{name}"
-    stored = client.read_secret(args.namespace, name)
+    stored = secrets.client.read_secret(args.namespace, name)
     if stored is None:
         raise ValueError(f"{where}: NOT FOUND")
     try:
@@ -125,7 +135,7 @@ def _served_certificate(address: str) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
-def _check_serving(client: kube.Kube, args: argparse.Namespace, ca: x509.Certificate) -> bool:
+def _check_serving(secrets: _Secrets, args: argparse.Namespace, ca: x509.Certificate) -> bool:
     """Report the serving certificate(s) we can see: in --tls-secret and/or at --server."""
     healthy = True
     sources: list[tuple[str, str | None]] = []  # (what, address to connect to)
@@ -136,7 +146,7 @@ def _check_serving(client: kube.Kube, args: argparse.Namespace, ca: x509.Certifi
     for where, address in sources:
         try:
             if address is None:
-                pem = _secret_key(client, args.namespace, args.tls_secret, "tls.crt")
+                pem = secrets.key(args.namespace, args.tls_secret, "tls.crt")
                 cert = _first_cert(pem, "tls.crt")
             else:
                 cert = _served_certificate(address)
@@ -180,10 +190,11 @@ def check(args: argparse.Namespace) -> int:
         print(f"cannot check: {error.message}")
         return 1
     try:
-        where, ca = _load_ca(client, args)
+        secrets = _Secrets(client)
+        where, ca = _load_ca(secrets, args)
         expiry, valid = _expiry(ca, secret.RENEW_BELOW)
         print(f"{where}: {expiry}")
-        serving = _check_serving(client, args, ca)
+        serving = _check_serving(secrets, args, ca)
         healthy = _check_bundles(client, args, ca) and serving and valid
     except ValueError as problem:
         print(problem)

@@ -3,12 +3,13 @@ whether each caBundle holds the CA, in every mode."""
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
 from tests import servers
-from tests.fakes.kubeapi import FakeKubeAPI, webhook_configuration
+from tests.fakes.kubeapi import Call, FakeKubeAPI, webhook_configuration
 from webhooks import cli, kube
 from webhooks.certs import issuing, secret
 from webhooks.server.app import create_app
@@ -89,6 +90,31 @@ def test_check_in_cert_manager_mode_reads_the_serving_secret(
     report = capsys.readouterr().out
     assert "NOT issued by the CA" in report
     assert report.count("caBundle DOES NOT match the CA") == 2
+
+
+def test_check_reads_the_serving_secret_once_so_a_rotation_cannot_split_it(
+    fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def pair(name: str) -> dict[str, Any]:
+        ca = issuing.create_ca(name)
+        leaf = issuing.issue_serving_cert(ca, ["mw.ns.svc"])
+        data = {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem, "ca.crt": ca.cert_pem}
+        secret = {"metadata": {"name": "mw-tls"}, "type": "kubernetes.io/tls"}
+        return {**secret, "data": kube.encode_data(data)}
+
+    before, after = pair("old CA"), pair("new CA")
+    fake_api.put("secrets", before, "ns")
+    install_bundles(fake_api, base64.b64decode(before["data"]["ca.crt"]))
+
+    def rotate_after_the_first_read(api: FakeKubeAPI, call: Call) -> None:
+        if call.resource == "secrets" and sum(c.resource == "secrets" for c in api.calls) == 2:
+            api.put("secrets", after, "ns")  # cert-manager rotated it in between
+
+    fake_api.before = rotate_after_the_first_read
+    argv = check_argv(fake_api, tmp_path, "--service", "mw", "--tls-secret", "mw-tls")
+    assert cli.main(argv) == 0
+    assert "(ok), issued by the CA" in capsys.readouterr().out
+    assert [c.name for c in fake_api.calls if c.resource == "secrets"] == ["mw-tls"]
 
 
 def test_check_reads_the_certificate_a_server_presents(
