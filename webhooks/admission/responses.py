@@ -1,7 +1,8 @@
 """Building AdmissionResponses: allow, deny, patch, warn. The request uid is always echoed.
 
 `audit` becomes the response's auditAnnotations: the apiserver records them in the request's
-audit event, and the server writes them into its log line for the request.
+audit event, and the server writes them into its log line for the request. Both webhooks put
+their reason code there (`audit_reason`).
 """
 
 import base64
@@ -17,6 +18,14 @@ from webhooks.admission.review import AdmissionRequest, AdmissionResponse, Statu
 JsonPatch = Sequence[dict[str, Any]]
 Audit = dict[str, str] | None
 
+# The apiserver prefixes it with the webhook's name: e.g. validation.istio.io/reason.
+AUDIT_REASON = "reason"
+
+
+def audit_reason(reason: str) -> dict[str, str]:
+    """The audit annotations that say why a webhook answered as it did."""
+    return {AUDIT_REASON: reason}
+
 
 def allow(
     request: AdmissionRequest, warnings: Sequence[str] = (), audit: Audit = None
@@ -29,7 +38,7 @@ def allow(
 def deny(
     request: AdmissionRequest,
     message: str,
-    code: int = 400,
+    code: int | None = 400,  # None: the apiserver fills it in
     warnings: Sequence[str] = (),
     audit: Audit = None,
 ) -> AdmissionResponse:

@@ -9,16 +9,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from webhooks.admission.responses import allow, deny, patched
+from webhooks.admission.responses import allow, audit_reason, deny, patched
 from webhooks.admission.review import AdmissionHandler, AdmissionRequest, AdmissionResponse
 from webhooks.inject import metrics
 from webhooks.inject.annotations import AnnotationError, InjectionError
 from webhooks.inject.config import InjectConfig, resolve_native_sidecars
 from webhooks.inject.decision import Decision, Reason, decide
 from webhooks.inject.pod import Injection, inject_pod
-
-# The apiserver prefixes it with the webhook's name: namespace.sidecar-injector.istio.io/reason
-AUDIT_REASON = "reason"
 
 
 class Outcome(NamedTuple):  # a tuple: built for every request, and a tuple is built fastest
@@ -46,13 +43,9 @@ def _created_directly(pod: Mapping[str, Any]) -> bool:
     return not (pod.get("metadata") or {}).get("ownerReferences")
 
 
-def _audit(reason: str) -> dict[str, str]:
-    """The reason goes to the apiserver's audit log and into the server's one line per request
-    (a second log line would cost as much as the whole injection)."""
-    return {AUDIT_REASON: reason}
-
-
-_DECISION_AUDITS = {reason: _audit(reason.value) for reason in Reason}  # read-only: shared
+# The reason goes to the apiserver's audit log and into the server's one line per request (a
+# second log line would cost as much as the whole injection). Read-only: shared by responses.
+_DECISION_AUDITS = {reason: audit_reason(reason.value) for reason in Reason}
 
 
 Answer = tuple[AdmissionResponse, metrics.Outcome, str]  # the response, for the metrics: why
@@ -72,7 +65,7 @@ def _answer(
     except InjectionError as error:
         reason = "invalid-annotation" if isinstance(error, AnnotationError) else "invalid-pod"
         message = f"sidecar injection refused: {error}"
-        return deny(request, message, audit=_audit(reason)), "failure", reason
+        return deny(request, message, audit=audit_reason(reason)), "failure", reason
     decision = outcome.decision
     audit = _DECISION_AUDITS[decision.reason]
     if outcome.injection is None:

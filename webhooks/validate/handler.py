@@ -1,7 +1,7 @@
 """The /validate admission core: Istio's webhook answers, as a pure function."""
 
-from webhooks.admission.responses import allow
-from webhooks.admission.review import AdmissionRequest, AdmissionResponse, Status
+from webhooks.admission.responses import allow, audit_reason, deny
+from webhooks.admission.review import AdmissionRequest, AdmissionResponse
 from webhooks.validate import metrics, validator
 
 
@@ -29,9 +29,4 @@ def handle(request: AdmissionRequest) -> AdmissionResponse:
     if not request.dry_run:
         metrics.METRICS.failed(resource, reason)
     # Istio sets only the message: no code, no reason (the apiserver fills them in).
-    return AdmissionResponse(
-        uid=request.uid,
-        allowed=False,
-        status=Status(message=outcome.message),
-        audit_annotations={"reason": reason},
-    )
+    return deny(request, outcome.message, code=None, audit=audit_reason(reason))
