@@ -20,7 +20,7 @@ from typing import Any
 from bench import harness
 from tests import servers
 from webhooks.admission.review import AdmissionRequest
-from webhooks.inject import config, handler
+from webhooks.inject import config, handler, metrics
 
 POD: dict[str, Any] = {
     "apiVersion": "v1",
@@ -73,7 +73,7 @@ POD: dict[str, Any] = {
 
 
 RECORDED = Path(__file__).with_name("typical-pod-review.json")
-TIME_METRIC = "sidecar_injection_time_seconds"  # the injector's handler, timed in the server
+TIME_METRIC = metrics.TIME_NAME  # the injector's handler, timed in the server
 
 
 def recorded_review() -> dict[str, Any]:

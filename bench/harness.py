@@ -21,6 +21,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from webhooks.server.metrics import LATENCY_NAME as ENDPOINT_TIME
+
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -89,12 +91,15 @@ def run_wrk(port: int, path: str, body: bytes, seconds: float = 5, connections: 
     return parse_wrk(path, done.stdout)
 
 
+Totals = dict[tuple[str, str], tuple[float, float]]  # (name, path label) -> (sum, count)
+
+
 @dataclass(frozen=True)
 class Server:
     port: int
     ca_pem: bytes  # of the CA that signed its serving certificate
 
-    def totals(self) -> dict[tuple[str, str], tuple[float, float]]:
+    def totals(self) -> Totals:
         """(sum, count) of every histogram the server exposes, keyed by (name, path label): the
         time it spent inside, as opposed to what wrk sees from outside."""
         from tests import servers
@@ -143,13 +148,8 @@ def bench_server() -> Iterator[Server]:
             process.wait(timeout=15)
 
 
-ENDPOINT_TIME = "webhook_request_duration_seconds"
-
-
-def _microseconds_inside(
-    server: Server, before: dict[tuple[str, str], tuple[float, float]], key: tuple[str, str]
-) -> float:
-    (total_before, count_before), (total, count) = before[key], server.totals()[key]
+def _mean_microseconds(before: Totals, after: Totals, key: tuple[str, str]) -> float:
+    (total_before, count_before), (total, count) = before.get(key, (0.0, 0.0)), after[key]
     return 1e6 * (total - total_before) / max(count - count_before, 1)
 
 
@@ -163,24 +163,21 @@ def compare(
 ) -> str:
     """Alternate floor and subject; keep each one's best round (least disturbed by noise).
 
-    Also reports the mean time inside the server over all rounds, from its own histograms: per
-    admission path, from reading the body to the response built, and `handler_time` (a
-    histogram of the component's handler alone) when given. Less noisy than wrk's figures, it
-    shows where the time goes rather than what the client waits."""
+    Also reports the mean time inside the server per request over all rounds, from its own
+    histograms: per admission path, from reading the body to the response built, and
+    `handler_time` (the name of a histogram of the component's handler alone) when given. Less
+    noisy than wrk's figures, it shows where the time goes rather than what the client waits.
+    Each histogram moves only while its own path is driven, so one reading before the rounds and
+    one after are enough."""
     floor: list[Result] = []
     subject: list[Result] = []
     run_wrk(server.port, "/noop", body, seconds=1)  # warm-up
     run_wrk(server.port, path, body, seconds=1)
-    inside: dict[str, list[float]] = {"/noop": [], path: [], "handler": []}
+    before = server.totals()
     for _ in range(rounds):
-        before = server.totals()
         floor.append(run_wrk(server.port, "/noop", body, seconds))
-        inside["/noop"].append(_microseconds_inside(server, before, (ENDPOINT_TIME, "/noop")))
-        before = server.totals()
         subject.append(run_wrk(server.port, path, body, seconds))
-        inside[path].append(_microseconds_inside(server, before, (ENDPOINT_TIME, path)))
-        if handler_time:
-            inside["handler"].append(_microseconds_inside(server, before, (handler_time, "")))
+    after = server.totals()
     best_floor = max(floor, key=lambda r: r.requests_per_second)
     best = max(subject, key=lambda r: r.requests_per_second)
     cost_ratio = best_floor.requests_per_second / best.requests_per_second
@@ -189,11 +186,13 @@ def compare(
         best.line(),
         f"cost ratio {path} / floor (time per request): {cost_ratio:.2f}x"
         f"   p50 ratio: {best.p50_ms / best_floor.p50_ms:.2f}x",
-        f"inside the server, body read to response built (mean of the rounds): /noop "
-        f"{sum(inside['/noop']) / rounds:.0f} us, {path} {sum(inside[path]) / rounds:.0f} us",
+        f"inside the server, body read to response built (mean over the rounds): /noop "
+        f"{_mean_microseconds(before, after, (ENDPOINT_TIME, '/noop')):.0f} us, {path} "
+        f"{_mean_microseconds(before, after, (ENDPOINT_TIME, path)):.0f} us",
     ]
     if handler_time:
-        lines[-1] += f", of which its handler {sum(inside['handler']) / rounds:.0f} us"
+        handler = _mean_microseconds(before, after, (handler_time, ""))
+        lines[-1] += f", of which its handler {handler:.0f} us"
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 Outcome = Literal["success", "skip", "failure"]
 
+TIME_NAME = "sidecar_injection_time_seconds"
 TIME_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
 
 
@@ -62,7 +63,7 @@ class InjectionMetrics(Collector):
             total += count
             cumulative.append((bound, float(total)))
         yield HistogramMetricFamily(
-            "sidecar_injection_time_seconds",
+            TIME_NAME,
             "Time spent answering one injection request: the decision, the injection and the "
             "response.",
             buckets=cumulative,
