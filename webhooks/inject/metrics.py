@@ -2,7 +2,8 @@
 
 Each request is recorded by one call under one lock, and a collector exposes the counts when
 Prometheus scrapes. Three prometheus_client metrics updated per request (a counter, another, a
-histogram) cost ~5 us of the ~65 us an injection takes in the server, for the same numbers.
+histogram) gave the same numbers for ~2 us more of the ~67 us an injection takes in the server
+(68.4 -> 66.6 us, median of three same-server runs).
 """
 
 import bisect
