@@ -73,18 +73,23 @@ class _Secrets:
     come from one version of it, even while cert-manager rotates it."""
 
     def __init__(self, client: kube.Kube) -> None:
-        self.client = client
+        self._client = client
         self._read: dict[tuple[str, str], dict[str, bytes]] = {}
 
-    def key(self, namespace: str, name: str, key: str) -> bytes:
+    def data(self, namespace: str, name: str, where: str) -> dict[str, bytes]:
+        """The Secret's decoded data; `where` names it in the error when it does not exist."""
         if (namespace, name) not in self._read:
-            stored = self.client.read_secret(namespace, name)
+            stored = self._client.read_secret(namespace, name)
             if stored is None:
-                raise ValueError(f"Secret {namespace}/{name}: NOT FOUND")
+                raise ValueError(f"{where}: NOT FOUND")
             self._read[namespace, name] = kube.decode_data(stored)
-        value = self._read[namespace, name].get(key)
+        return self._read[namespace, name]
+
+    def key(self, namespace: str, name: str, key: str) -> bytes:
+        where = f"Secret {namespace}/{name}"
+        value = self.data(namespace, name, where).get(key)
         if not value:
-            raise ValueError(f"Secret {namespace}/{name}: has no {key}")
+            raise ValueError(f"{where}: has no {key}")
         return value
 
 
@@ -110,11 +115,9 @@ def _load_ca(secrets: _Secrets, args: argparse.Namespace) -> tuple[str, x509.Cer
         return where, _first_cert(pem, where)
     name = args.ca_secret or f"{args.service}-ca"
     where = f"CA Secret {args.namespace}/{name}"
-    stored = secrets.client.read_secret(args.namespace, name)
-    if stored is None:
-        raise ValueError(f"{where}: NOT FOUND")
+    data = secrets.data(args.namespace, name, where)
     try:
-        return where, secret.parse_ca(kube.decode_data(stored)).cert
+        return where, secret.parse_ca(data).cert
     except ValueError as bad:
         raise ValueError(f"{where}: UNUSABLE ({bad})") from None
 
