@@ -109,15 +109,19 @@ def _matches(selectors: tuple[LabelSelector, ...], labels: dict[str, str]) -> bo
     return bool(selectors) and any(s.matches(labels) for s in selectors if not s.empty)
 
 
+def _map(value: Any) -> dict[str, Any]:
+    """A map of the pod, or empty when it is not one: injection refuses such a pod with a
+    message (pod._owned), and a skipped one is the apiserver's to reject."""
+    return value if isinstance(value, dict) else {}
+
+
 def decide(pod: Mapping[str, Any], namespace: str, config: InjectConfig) -> Decision:
-    spec = pod.get("spec") or {}
-    metadata = pod.get("metadata") or {}
+    spec, metadata = _map(pod.get("spec")), _map(pod.get("metadata"))
     if spec.get("hostNetwork"):
         return _PLAIN[Reason.HOST_NETWORK]
     if (metadata.get("namespace") or namespace) in config.ignored_namespaces:
         return _PLAIN[Reason.IGNORED_NAMESPACE]
-    labels = metadata.get("labels") or {}
-    annotations = metadata.get("annotations") or {}
+    labels, annotations = _map(metadata.get("labels")), _map(metadata.get("annotations"))
     warnings: tuple[str, ...] = ()
     if mesh.INJECT_LABEL in labels or mesh.INJECT_ANNOTATION in annotations:
         explicit, warnings = _explicit(labels, annotations)

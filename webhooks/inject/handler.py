@@ -40,7 +40,8 @@ def process(
 
 def _created_directly(pod: Mapping[str, Any]) -> bool:
     """Warnings reach the user only for pods they create themselves (not a controller)."""
-    return not (pod.get("metadata") or {}).get("ownerReferences")
+    metadata = pod.get("metadata")
+    return not (isinstance(metadata, dict) and metadata.get("ownerReferences"))
 
 
 # The reason goes to the apiserver's audit log and into the server's one line per request (a

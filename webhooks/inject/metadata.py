@@ -16,8 +16,14 @@ def workload_name(metadata: dict[str, Any]) -> str:
     """The owning workload's name, with Istio's heuristics (ReplicaSet -> Deployment, Job ->
     CronJob). Pods created directly are their own workload."""
     name = str(metadata.get("name") or "")
+    references = metadata.get("ownerReferences")
     owner = next(
-        (ref for ref in metadata.get("ownerReferences") or () if ref.get("controller")), None
+        (
+            ref
+            for ref in (references if isinstance(references, list) else ())
+            if isinstance(ref, dict) and ref.get("controller")
+        ),
+        None,
     )
     if not metadata.get("generateName") or owner is None:
         return name or str(metadata.get("generateName") or "").rstrip("-")

@@ -35,9 +35,13 @@ def _resolve_port(port: Any, container: dict[str, Any]) -> int | None:
     if isinstance(port, str):
         if port.isascii() and port.isdigit():
             return int(port)
-        for declared in container.get("ports") or ():
-            if declared.get("name") == port and isinstance(declared.get("containerPort"), int):
-                return int(declared["containerPort"])
+        ports = container.get("ports")
+        for declared in ports if isinstance(ports, list) else ():
+            if not isinstance(declared, dict) or declared.get("name") != port:
+                continue
+            number = declared.get("containerPort")
+            if isinstance(number, int) and not isinstance(number, bool):
+                return number
     return None
 
 

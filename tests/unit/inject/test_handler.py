@@ -1,4 +1,7 @@
+from typing import Any
+
 import pytest
+from hypothesis import given, strategies as st
 from prometheus_client import REGISTRY
 
 from tests.unit.inject.factories import pod, request
@@ -169,3 +172,71 @@ def test_the_time_histogram_is_cumulative_and_counts_every_request() -> None:
     assert total == pytest.approx(5.00265)
     requests = next(m for m in recorded.collect() if m.name == "sidecar_injection_requests")
     assert [s.value for s in requests.samples] == [6]
+
+
+# Where a pod's shape can be wrong, and what can be there instead.
+_PLACES = (
+    ("metadata",),
+    ("spec",),
+    ("metadata", "labels"),
+    ("metadata", "annotations"),
+    ("metadata", "ownerReferences"),
+    ("metadata", "annotations", "proxy.istio.io/config"),
+    ("metadata", "annotations", "prometheus.io/port"),
+    ("spec", "containers"),
+    ("spec", "initContainers"),
+    ("spec", "volumes"),
+    ("spec", "containers", 0),
+    ("spec", "containers", 0, "ports"),
+    ("spec", "containers", 0, "readinessProbe"),
+    ("spec", "containers", 0, "readinessProbe", "httpGet"),
+    ("spec", "containers", 0, "readinessProbe", "httpGet", "port"),
+    ("spec", "containers", 0, "lifecycle"),
+    ("spec", "containers", 0, "lifecycle", "preStop"),
+)
+_WRONG = (
+    st.none()
+    | st.booleans()
+    | st.integers(-1, 70000)
+    | st.sampled_from(["", "http", "8080", "concurrency: x", "{}", "[1]"])
+    | st.lists(st.integers(0, 2), max_size=2)
+    | st.dictionaries(st.sampled_from(["name", "port", "path"]), st.integers(0, 2), max_size=2)
+)
+
+
+def _probed_pod() -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/ready", "port": "http"}}
+    container = {
+        "name": "app",
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": probe,
+        "lifecycle": {"preStop": {"httpGet": {"path": "/stop", "port": 8080}}},
+    }
+    return pod(annotations={"prometheus.io/scrape": "true"}, containers=[container])
+
+
+@given(st.lists(st.tuples(st.sampled_from(_PLACES), _WRONG), max_size=3), st.booleans())
+def test_no_pod_shape_makes_the_handler_fail(
+    changes: list[tuple[tuple[str | int, ...], Any]], enabled: bool
+) -> None:
+    """A pod of any shape is allowed, or refused with a message; it never raises (an HTTP 500),
+    in the pure-Python build or the compiled one, which checks the annotated types at runtime."""
+    subject = _probed_pod()
+    for (*parents, last), value in changes:
+        holder: Any = subject
+        for step in parents:
+            if isinstance(holder, dict) and isinstance(step, str):
+                holder = holder.get(step)
+            elif isinstance(holder, list) and isinstance(step, int) and step < len(holder):
+                holder = holder[step]
+            else:
+                holder = None
+        if isinstance(holder, dict):
+            holder[last] = value
+    response = make_handler(lambda: InjectConfig(policy="enabled" if enabled else "disabled"))(
+        request(subject)
+    )
+    assert response.allowed or (
+        response.status is not None
+        and response.status.message.startswith("sidecar injection refused: ")
+    )
