@@ -60,7 +60,8 @@ class _Injector:
     def document(self, document: Any) -> Any:
         if not isinstance(document, dict):
             return document
-        kind, metadata = document.get("kind"), document.get("metadata") or {}
+        kind, metadata = document.get("kind"), document.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}  # the pod is checked later
         name = str(metadata.get("name") or metadata.get("generateName") or "")
         namespace = str(metadata.get("namespace") or self.namespace)
         label = f"{kind} {namespace}/{name}"

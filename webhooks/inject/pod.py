@@ -34,19 +34,23 @@ def _containers(spec: dict[str, Any], field: str, unlisted: str = "") -> list[di
         return []
     if not isinstance(containers, list):
         raise InjectionError(f"pod spec.{field} must be a list of containers")
-    for container in containers:  # one pass for both checks: this runs for every pod
+    for container in containers:  # one pass for every check: this runs for every pod
         if not isinstance(container, dict):
             raise InjectionError(f"pod spec.{field} must be a list of containers")
-        if unlisted and container.get("name") in INJECTED:
+        name = container.get("name")
+        if not isinstance(name, str | None):
+            raise InjectionError(f"pod spec.{field}: a container name must be a string")
+        if unlisted and name in INJECTED:
             raise InjectionError(
-                f"pod already has a container named {container.get('name')!r} in "
+                f"pod already has a container named {name!r} in "
                 f"spec.{field} {unlisted}; overriding the injected containers is not supported"
             )
     return containers
 
 
 def _env_value(container: dict[str, Any] | None, name: str) -> str | None:
-    for env in (container or {}).get("env") or ():
+    entries = (container or {}).get("env")
+    for env in entries if isinstance(entries, list) else ():
         if isinstance(env, dict) and env.get("name") == name:
             return str(env.get("value", ""))
     return None
@@ -134,6 +138,13 @@ def _rewrite(
     return env
 
 
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    """A copy of metadata.labels or .annotations, checked: every value a string."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InjectionError(f"pod metadata.{field} must map names to strings")
+    return dict(value)
+
+
 def _owned(
     pod: Mapping[str, Any], edit: PodEdit
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -152,17 +163,10 @@ def _owned(
     else:
         raise InjectionError("pod has no metadata or no spec")
     labels, annotations = meta.get("labels"), meta.get("annotations")
-    if isinstance(labels, dict):
-        meta["labels"] = dict(labels)
-    elif labels is not None:
-        raise InjectionError("pod metadata.labels must map names to strings")
-    if isinstance(annotations, dict):
-        for value in annotations.values():
-            if not isinstance(value, str):
-                raise InjectionError("pod metadata.annotations must map names to strings")
-        meta["annotations"] = annotations = dict(annotations)
-    elif annotations is not None:
-        raise InjectionError("pod metadata.annotations must map names to strings")
+    if labels is not None:
+        meta["labels"] = _string_map(labels, "labels")
+    if annotations is not None:
+        meta["annotations"] = annotations = _string_map(annotations, "annotations")
     spec = injected["spec"] = dict(spec)
     if not isinstance(spec.get("volumes"), list | None):
         raise InjectionError("pod spec.volumes must be a list of volumes")

@@ -88,6 +88,19 @@ def test_pods_and_lists_are_injected_and_other_documents_pass_through(tmp_path: 
     assert output[3] == skipped
 
 
+def test_documents_of_odd_shapes_pass_through_or_are_refused_in_a_line(tmp_path: Path) -> None:
+    odd_metadata = {**workload("Deployment"), "metadata": ["not", "a", "map"]}
+    odd_template = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": 7}}
+    odd_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": [1]}
+    code, output, _ = run(tmp_path, [odd_metadata, odd_template, 42])
+    assert code == 0
+    assert template_of(output[0])["spec"]["containers"][-1]["name"] == "istio-proxy"
+    assert output[1:] == [odd_template, 42]
+    code, output, stderr = run(tmp_path, [odd_pod])
+    assert (code, output) == (1, [])
+    assert stderr == "inject: Pod default/p: pod has no metadata or no spec\n"
+
+
 def test_native_sidecars_flag_and_kube_version(tmp_path: Path) -> None:
     _, native, _ = run(tmp_path, [workload("Job")], "--native-sidecars", "true")
     assert template_of(native[0])["spec"]["initContainers"][1]["restartPolicy"] == "Always"

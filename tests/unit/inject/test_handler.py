@@ -1,3 +1,4 @@
+import copy
 from typing import Any
 
 import pytest
@@ -6,9 +7,10 @@ from prometheus_client import REGISTRY
 
 from tests.unit.inject.factories import pod, request
 from webhooks.admission.responses import decoded_patch
-from webhooks.admission.review import GroupVersionKind
+from webhooks.admission.review import AdmissionResponse, GroupVersionKind
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
+from webhooks.inject.pod import inject_pod
 
 
 def default() -> InjectConfig:
@@ -178,65 +180,138 @@ def test_the_time_histogram_is_cumulative_and_counts_every_request() -> None:
 _PLACES = (
     ("metadata",),
     ("spec",),
+    ("metadata", "name"),
+    ("metadata", "generateName"),
+    ("metadata", "namespace"),
     ("metadata", "labels"),
+    ("metadata", "labels", "sidecar.istio.io/inject"),
+    ("metadata", "labels", "app"),
     ("metadata", "annotations"),
-    ("metadata", "ownerReferences"),
+    ("metadata", "annotations", "sidecar.istio.io/inject"),
+    ("metadata", "annotations", "sidecar.istio.io/status"),
     ("metadata", "annotations", "proxy.istio.io/config"),
     ("metadata", "annotations", "prometheus.io/port"),
+    ("metadata", "ownerReferences"),
+    ("metadata", "ownerReferences", 0),
+    ("spec", "hostNetwork"),
     ("spec", "containers"),
     ("spec", "initContainers"),
     ("spec", "volumes"),
     ("spec", "containers", 0),
+    ("spec", "containers", 0, "name"),
+    ("spec", "containers", 0, "env"),
     ("spec", "containers", 0, "ports"),
+    ("spec", "containers", 0, "ports", 0),
+    ("spec", "containers", 0, "ports", 0, "containerPort"),
     ("spec", "containers", 0, "readinessProbe"),
     ("spec", "containers", 0, "readinessProbe", "httpGet"),
     ("spec", "containers", 0, "readinessProbe", "httpGet", "port"),
+    ("spec", "containers", 0, "readinessProbe", "httpGet", "path"),
+    ("spec", "containers", 0, "readinessProbe", "timeoutSeconds"),
     ("spec", "containers", 0, "lifecycle"),
     ("spec", "containers", 0, "lifecycle", "preStop"),
+    ("spec", "initContainers", 0, "restartPolicy"),
+    ("spec", "initContainers", 0, "startupProbe"),
+    # An injected pod's proxy (classic: containers[1]; native: initContainers[1]) and its env:
+    # 8 and 9 are ISTIO_PROMETHEUS_ANNOTATIONS and ISTIO_KUBE_APP_PROBERS, which a re-injection
+    # reads to undo the rewrites.
+    ("spec", "containers", 1),
+    ("spec", "containers", 1, "env"),
+    ("spec", "containers", 1, "env", 8, "value"),
+    ("spec", "containers", 1, "env", 9, "value"),
+    ("spec", "initContainers", 1, "env", 8, "value"),
+    ("spec", "initContainers", 1, "env", 9, "value"),
 )
 _WRONG = (
     st.none()
     | st.booleans()
     | st.integers(-1, 70000)
-    | st.sampled_from(["", "http", "8080", "concurrency: x", "{}", "[1]"])
+    | st.sampled_from(
+        [
+            *("", "http", "8080", "concurrency: x", "{}", "[1]", "null"),
+            '{"scrape": 1, "port": [], "targets": [1, {"port": null}]}',
+            '{"/app-health/app/readyz": 1, "/app-health/log-shipper/startupz": {"grpc": 1}}',
+            '{"/app-health/app/readyz": {"httpGet": {"port": [], "path": null}}}',
+        ]
+    )
     | st.lists(st.integers(0, 2), max_size=2)
     | st.dictionaries(st.sampled_from(["name", "port", "path"]), st.integers(0, 2), max_size=2)
 )
 
 
 def _probed_pod() -> dict[str, Any]:
-    probe = {"httpGet": {"path": "/ready", "port": "http"}}
+    probe = {"httpGet": {"path": "/ready", "port": "http"}, "timeoutSeconds": 2}
     container = {
         "name": "app",
         "ports": [{"name": "http", "containerPort": 8080}],
         "readinessProbe": probe,
         "lifecycle": {"preStop": {"httpGet": {"path": "/stop", "port": 8080}}},
     }
-    return pod(annotations={"prometheus.io/scrape": "true"}, containers=[container])
+    native = {
+        "name": "log-shipper",
+        "restartPolicy": "Always",
+        "startupProbe": {"tcpSocket": {"port": 9000}},
+    }
+    subject = pod(
+        labels={"app": "shop"},
+        annotations={"prometheus.io/scrape": "true"},
+        containers=[container],
+        initContainers=[native],
+    )
+    subject["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": "shop-5d4f", "controller": True}
+    ]
+    return subject
 
 
-@given(st.lists(st.tuples(st.sampled_from(_PLACES), _WRONG), max_size=3), st.booleans())
-def test_no_pod_shape_makes_the_handler_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]], enabled: bool
-) -> None:
-    """A pod of any shape is allowed, or refused with a message; it never raises (an HTTP 500),
-    in the pure-Python build or the compiled one, which checks the annotated types at runtime."""
-    subject = _probed_pod()
+def _fits(holder: Any, step: str | int) -> bool:
+    """Whether holder[step] can be read or written: a key of a map, an index of a list."""
+    if isinstance(holder, dict):
+        return isinstance(step, str)
+    return isinstance(holder, list) and isinstance(step, int) and step < len(holder)
+
+
+def _reshape(subject: dict[str, Any], changes: list[tuple[tuple[str | int, ...], Any]]) -> None:
+    """Put each value at its place in `subject`, where the place still exists."""
     for (*parents, last), value in changes:
         holder: Any = subject
         for step in parents:
-            if isinstance(holder, dict) and isinstance(step, str):
-                holder = holder.get(step)
-            elif isinstance(holder, list) and isinstance(step, int) and step < len(holder):
-                holder = holder[step]
-            else:
+            if not _fits(holder, step):
                 holder = None
-        if isinstance(holder, dict):
+            else:
+                holder = holder.get(step) if isinstance(holder, dict) else holder[step]
+        if _fits(holder, last):
             holder[last] = value
-    response = make_handler(lambda: InjectConfig(policy="enabled" if enabled else "disabled"))(
-        request(subject)
-    )
-    assert response.allowed or (
+
+
+def _refused_or_allowed(response: AdmissionResponse) -> bool:
+    return response.allowed or (
         response.status is not None
         and response.status.message.startswith("sidecar injection refused: ")
     )
+
+
+_CHANGES = st.lists(st.tuples(st.sampled_from(_PLACES), _WRONG), max_size=3)
+
+
+@given(_CHANGES, st.booleans())
+def test_no_pod_shape_makes_the_handler_fail(
+    changes: list[tuple[tuple[str | int, ...], Any]], enabled: bool
+) -> None:
+    """A pod of any shape is injected, skipped or refused with a message: never an HTTP 500."""
+    subject = _probed_pod()
+    _reshape(subject, changes)
+    config = InjectConfig(policy="enabled" if enabled else "disabled")
+    assert _refused_or_allowed(make_handler(lambda: config)(request(subject)))
+
+
+@given(_CHANGES, st.booleans())
+def test_no_shape_of_an_injected_pod_makes_reinjection_fail(
+    changes: list[tuple[tuple[str | int, ...], Any]], native: bool
+) -> None:
+    """The same for a pod injected before (reinvocation, or injected offline), whose previous
+    injection is undone from its status annotation and env first."""
+    config = InjectConfig()
+    injected = copy.deepcopy(inject_pod(_probed_pod(), config, native).pod)  # parts are shared
+    _reshape(injected, changes)
+    assert _refused_or_allowed(make_handler(lambda: config)(request(injected)))
