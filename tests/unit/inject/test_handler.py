@@ -294,24 +294,42 @@ def _refused_or_allowed(response: AdmissionResponse) -> bool:
 _CHANGES = st.lists(st.tuples(st.sampled_from(_PLACES), _WRONG), max_size=3)
 
 
-@given(_CHANGES, st.booleans())
+_CONFIGS = [
+    InjectConfig.model_validate(document)
+    for document in (
+        {},
+        {"policy": "disabled"},
+        {"neverInjectSelector": [{"matchLabels": {"app": "shop"}}]},
+        {
+            "policy": "disabled",
+            "alwaysInjectSelector": [
+                {"matchExpressions": [{"key": "app", "operator": "In", "values": ["shop"]}]}
+            ],
+        },
+        {"nativeSidecars": "true", "holdApplicationUntilProxyStarts": True},
+        {"holdApplicationUntilProxyStarts": True, "statusPort": 15030},
+        {"rewriteAppHTTPProbe": False, "enablePrometheusMerge": False},
+        {"traffic": {"interceptionMode": "NONE"}},
+    )
+]
+
+
+@given(_CHANGES, st.sampled_from(_CONFIGS))
 def test_no_pod_shape_makes_the_handler_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]], enabled: bool
+    changes: list[tuple[tuple[str | int, ...], Any]], config: InjectConfig
 ) -> None:
     """A pod of any shape is injected, skipped or refused with a message: never an HTTP 500."""
     subject = _probed_pod()
     _reshape(subject, changes)
-    config = InjectConfig(policy="enabled" if enabled else "disabled")
-    assert _refused_or_allowed(make_handler(lambda: config)(request(subject)))
+    assert _refused_or_allowed(make_handler(lambda: config, (1, 36))(request(subject)))
 
 
-@given(_CHANGES, st.booleans())
+@given(_CHANGES, st.booleans(), st.sampled_from(_CONFIGS))
 def test_no_shape_of_an_injected_pod_makes_reinjection_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]], native: bool
+    changes: list[tuple[tuple[str | int, ...], Any]], native: bool, config: InjectConfig
 ) -> None:
     """The same for a pod injected before (reinvocation, or injected offline), whose previous
     injection is undone from its status annotation and env first."""
-    config = InjectConfig()
     injected = copy.deepcopy(inject_pod(_probed_pod(), config, native).pod)  # parts are shared
     _reshape(injected, changes)
-    assert _refused_or_allowed(make_handler(lambda: config)(request(injected)))
+    assert _refused_or_allowed(make_handler(lambda: config, (1, 36))(request(injected)))
