@@ -63,9 +63,15 @@ class InjectionError(ValueError):
     """The pod cannot be injected as it is; the message tells the user why."""
 
 
+_QUOTED = 200  # characters of a bad value that its message quotes: an annotation can be huge
+
+
 class AnnotationError(InjectionError):
     def __init__(self, key: str, value: str, why: str) -> None:
-        super().__init__(f"invalid value {value!r} for annotation {key!r}: {why}")
+        shown = repr(value)
+        if len(value) > _QUOTED:
+            shown = f"{value[:_QUOTED]!r}... ({len(value)} characters)"
+        super().__init__(f"invalid value {shown} for annotation {key!r}: {why}")
         self.key = key
 
 
@@ -152,6 +158,8 @@ def _named_objects(key: str, value: str, field: str) -> tuple[dict[str, Any], ..
         document = json.loads(value)
     except ValueError as error:
         raise AnnotationError(key, value, f"not JSON: {error}") from None
+    except RecursionError:
+        raise AnnotationError(key, value, "nested too deeply") from None
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise AnnotationError(key, value, f"want a JSON object of volume name to {field}")
     return tuple({"name": name, **spec} for name, spec in document.items())
@@ -169,6 +177,8 @@ def _proxy_config(
         document = yaml.safe_load(value)
     except yaml.YAMLError:
         raise AnnotationError(PROXY_CONFIG, value, "not YAML or JSON") from None
+    except RecursionError:
+        raise AnnotationError(PROXY_CONFIG, value, "nested too deeply") from None
     document = {} if document is None else document
     if not isinstance(document, dict):
         raise AnnotationError(PROXY_CONFIG, value, "want a ProxyConfig mapping")

@@ -61,7 +61,8 @@ class _Injector:
         if not isinstance(document, dict):
             return document
         kind, metadata = document.get("kind"), document.get("metadata")
-        metadata = metadata if isinstance(metadata, dict) else {}  # the pod is checked later
+        # The document's metadata only names it in messages; `process` checks the pod.
+        metadata = metadata if isinstance(metadata, dict) else {}
         name = str(metadata.get("name") or metadata.get("generateName") or "")
         namespace = str(metadata.get("namespace") or self.namespace)
         label = f"{kind} {namespace}/{name}"

@@ -119,7 +119,8 @@ def decide(pod: Mapping[str, Any], namespace: str, config: InjectConfig) -> Deci
     spec, metadata = _map(pod.get("spec")), _map(pod.get("metadata"))
     if spec.get("hostNetwork"):
         return _PLAIN[Reason.HOST_NETWORK]
-    if (metadata.get("namespace") or namespace) in config.ignored_namespaces:
+    own = metadata.get("namespace")  # the request's namespace, unless the pod names one
+    if (own if isinstance(own, str) and own else namespace) in config.ignored_namespaces:
         return _PLAIN[Reason.IGNORED_NAMESPACE]
     labels, annotations = _map(metadata.get("labels")), _map(metadata.get("annotations"))
     warnings: tuple[str, ...] = ()

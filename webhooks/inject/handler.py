@@ -41,7 +41,8 @@ def process(
 def _created_directly(pod: Mapping[str, Any]) -> bool:
     """Warnings reach the user only for pods they create themselves (not a controller)."""
     metadata = pod.get("metadata")
-    return not (isinstance(metadata, dict) and metadata.get("ownerReferences"))
+    owners = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
+    return not (isinstance(owners, list) and owners)
 
 
 # The reason goes to the apiserver's audit log and into the server's one line per request (a

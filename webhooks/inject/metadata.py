@@ -16,15 +16,11 @@ def workload_name(metadata: dict[str, Any]) -> str:
     """The owning workload's name, with Istio's heuristics (ReplicaSet -> Deployment, Job ->
     CronJob). Pods created directly are their own workload."""
     name = str(metadata.get("name") or "")
-    references = metadata.get("ownerReferences")
-    owner = next(
-        (
-            ref
-            for ref in (references if isinstance(references, list) else ())
-            if isinstance(ref, dict) and ref.get("controller")
-        ),
-        None,
-    )
+    references, owner = metadata.get("ownerReferences"), None
+    for reference in references if isinstance(references, list) else ():
+        if isinstance(reference, dict) and reference.get("controller"):
+            owner = reference
+            break
     if not metadata.get("generateName") or owner is None:
         return name or str(metadata.get("generateName") or "").rstrip("-")
     kind, owner_name = owner.get("kind"), str(owner.get("name") or "")
@@ -79,7 +75,7 @@ def parse_status(value: str) -> dict[str, list[str]]:
     """The names a previous injection added; an unreadable record lists nothing."""
     try:
         document = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return {}
     if not isinstance(document, dict):
         return {}

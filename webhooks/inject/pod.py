@@ -139,14 +139,15 @@ def _rewrite(
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:
-    """A copy of metadata.labels or .annotations, checked: every value a string."""
-    if isinstance(value, dict):
-        for item in value.values():  # a loop, not all(): this runs for every pod
-            if not isinstance(item, str):
-                break
-        else:
-            return dict(value)
-    raise InjectionError(f"pod metadata.{field} must map names to strings")
+    """A copy of metadata.labels or .annotations, checked: strings to strings (YAML read by the
+    offline command can have other keys)."""
+    problem = f"pod metadata.{field} must map names to strings"
+    if not isinstance(value, dict):
+        raise InjectionError(problem)
+    for key, item in value.items():  # a loop, not all(): this runs for every pod
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InjectionError(problem)
+    return dict(value)
 
 
 def _owned(

@@ -172,7 +172,7 @@ def restore(containers: Iterable[dict[str, Any]], encoded: str) -> None:
     """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS."""
     try:
         probers = json.loads(encoded)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return
     if not isinstance(probers, dict):
         return

@@ -104,7 +104,7 @@ def restore(annotations: dict[str, str], encoded: str | None, status_port: int) 
         del annotations[key]
     try:
         config = json.loads(encoded) if encoded else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return
     if not isinstance(config, dict):
         return

@@ -1,5 +1,6 @@
 """One test per annotation the injector honours, and the refusal of bad values."""
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -238,3 +239,61 @@ def test_bad_annotation_is_refused_naming_it_and_its_value(key: str, value: str)
     assert response.status is not None
     assert repr(key) in response.status.message
     assert repr(value) in response.status.message
+
+
+DEEP = "[" * 5000  # past the recursion limit of json and yaml, not past the apiserver's checks
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["proxy.istio.io/config", "sidecar.istio.io/userVolume", "sidecar.istio.io/userVolumeMount"],
+)
+def test_a_value_nested_too_deeply_is_refused_not_a_500(key: str) -> None:
+    response = make_handler(lambda: CONFIG)(request(pod({"app": "a"}, {key: DEEP})))
+    assert response.allowed is False
+    assert response.status is not None
+    assert response.status.message == (
+        f"sidecar injection refused: invalid value {DEEP[:200]!r}... (5000 characters) "
+        f"for annotation {key!r}: nested too deeply"
+    )
+
+
+def _injected_with_probes() -> dict[str, Any]:
+    probed = {"name": "app", "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}}
+    original = pod({"app": "a"}, {"prometheus.io/scrape": "true"}, containers=[probed])
+    return copy.deepcopy(inject_pod(original, CONFIG, False).pod)  # parts are shared
+
+
+@pytest.mark.parametrize("env", [mesh.APP_PROBERS_ENV, mesh.PROMETHEUS_ANNOTATIONS_ENV])
+def test_a_proxy_record_nested_too_deeply_reads_as_absent(env: str) -> None:
+    """A previous injection's records in the proxy's env are read, not checked: one that cannot
+    be parsed is as good as none, and the pod is injected again."""
+    injected = _injected_with_probes()
+    entries = proxy(injected)["env"]
+    assert [entry["name"] for entry in entries].count(env) == 1
+    for entry in entries:
+        if entry["name"] == env:
+            entry["value"] = DEEP
+    assert make_handler(lambda: CONFIG)(request(injected)).allowed is True
+
+
+def test_a_status_record_nested_too_deeply_lists_nothing() -> None:
+    injected = _injected_with_probes()
+    injected["metadata"]["annotations"][mesh.STATUS_ANNOTATION] = DEEP
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.status is not None
+    assert response.status.message.startswith(
+        "sidecar injection refused: pod already has a container named 'istio-init'"
+    )
+
+
+def test_a_long_bad_value_is_quoted_in_part() -> None:
+    value = "x" * 1000
+    response = make_handler(lambda: CONFIG)(
+        request(pod({"app": "a"}, {"sidecar.istio.io/proxyCPU": value}))
+    )
+    assert response.status is not None
+    assert (
+        f"invalid value {'x' * 200!r}... (1000 characters) for annotation"
+        in response.status.message
+    )

@@ -99,6 +99,11 @@ def test_documents_of_odd_shapes_pass_through_or_are_refused_in_a_line(tmp_path:
     code, output, stderr = run(tmp_path, [odd_pod])
     assert (code, output) == (1, [])
     assert stderr == "inject: Pod default/p: pod has no metadata or no spec\n"
+    numbered = workload("Deployment")
+    numbered["spec"]["template"]["metadata"]["annotations"] = {1: "one"}  # YAML allows it
+    code, output, stderr = run(tmp_path, [numbered])
+    assert (code, output) == (1, [])
+    assert stderr.endswith(": pod metadata.annotations must map names to strings\n")
 
 
 def test_native_sidecars_flag_and_kube_version(tmp_path: Path) -> None:

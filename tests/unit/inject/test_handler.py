@@ -53,6 +53,14 @@ def test_a_surprising_skip_of_a_pod_created_directly_is_a_warning() -> None:
     assert "deprecated" in response.warnings[0]
 
 
+@pytest.mark.parametrize("owners", [None, [], True, "x", {"kind": "ReplicaSet"}])
+def test_owner_references_that_are_not_a_list_of_owners_count_as_none(owners: object) -> None:
+    skipped = pod({}, {"sidecar.istio.io/inject": "false"})
+    skipped["metadata"]["ownerReferences"] = owners
+    response = make_handler(default)(request(skipped))
+    assert response.warnings
+
+
 def test_pods_of_controllers_get_no_skip_warnings() -> None:
     owned = pod({}, {"sidecar.istio.io/inject": "false"})
     owned["metadata"]["ownerReferences"] = [
@@ -212,9 +220,9 @@ _PLACES = (
     ("spec", "containers", 0, "lifecycle", "preStop"),
     ("spec", "initContainers", 0, "restartPolicy"),
     ("spec", "initContainers", 0, "startupProbe"),
-    # An injected pod's proxy (classic: containers[1]; native: initContainers[1]) and its env:
-    # 8 and 9 are ISTIO_PROMETHEUS_ANNOTATIONS and ISTIO_KUBE_APP_PROBERS, which a re-injection
-    # reads to undo the rewrites.
+    # An injected pod's proxy and its env, where the default layouts put them (classic:
+    # containers[1]; native: initContainers[1]): 8 and 9 are ISTIO_PROMETHEUS_ANNOTATIONS and
+    # ISTIO_KUBE_APP_PROBERS, which a re-injection reads to undo the rewrites.
     ("spec", "containers", 1),
     ("spec", "containers", 1, "env"),
     ("spec", "containers", 1, "env", 8, "value"),
@@ -294,42 +302,61 @@ def _refused_or_allowed(response: AdmissionResponse) -> bool:
 _CHANGES = st.lists(st.tuples(st.sampled_from(_PLACES), _WRONG), max_size=3)
 
 
-_CONFIGS = [
+# Configs that skip the pod as written, then configs that inject it.
+_SKIPPING = [
+    InjectConfig.model_validate({"policy": "disabled"}),
+    InjectConfig.model_validate({"neverInjectSelector": [{"matchLabels": {"app": "shop"}}]}),
+]
+_CONFIGS = _SKIPPING + [
     InjectConfig.model_validate(document)
     for document in (
         {},
-        {"policy": "disabled"},
-        {"neverInjectSelector": [{"matchLabels": {"app": "shop"}}]},
         {
             "policy": "disabled",
             "alwaysInjectSelector": [
                 {"matchExpressions": [{"key": "app", "operator": "In", "values": ["shop"]}]}
             ],
         },
-        {"nativeSidecars": "true", "holdApplicationUntilProxyStarts": True},
-        {"holdApplicationUntilProxyStarts": True, "statusPort": 15030},
+        {"nativeSidecars": "false", "holdApplicationUntilProxyStarts": True},
+        {"nativeSidecars": "true", "statusPort": 15030},
         {"rewriteAppHTTPProbe": False, "enablePrometheusMerge": False},
         {"traffic": {"interceptionMode": "NONE"}},
     )
 ]
 
 
-@given(_CHANGES, st.sampled_from(_CONFIGS))
+# The cluster version decides the layout for nativeSidecars: auto (None: classic).
+_CLUSTERS = st.sampled_from([None, (1, 36)])
+
+
+@given(_CHANGES, st.sampled_from(_CONFIGS), _CLUSTERS)
 def test_no_pod_shape_makes_the_handler_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]], config: InjectConfig
+    changes: list[tuple[tuple[str | int, ...], Any]],
+    config: InjectConfig,
+    cluster: tuple[int, int] | None,
 ) -> None:
     """A pod of any shape is injected, skipped or refused with a message: never an HTTP 500."""
     subject = _probed_pod()
     _reshape(subject, changes)
-    assert _refused_or_allowed(make_handler(lambda: config, (1, 36))(request(subject)))
+    response = make_handler(lambda: config, cluster)(request(subject))
+    assert _refused_or_allowed(response)
+    if not changes:  # the pod as written: allowed, and patched unless the config skips it
+        assert response.allowed
+        assert (response.patch is None) == any(config is skipping for skipping in _SKIPPING)
 
 
-@given(_CHANGES, st.booleans(), st.sampled_from(_CONFIGS))
+@given(_CHANGES, st.booleans(), st.sampled_from(_CONFIGS), _CLUSTERS)
 def test_no_shape_of_an_injected_pod_makes_reinjection_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]], native: bool, config: InjectConfig
+    changes: list[tuple[tuple[str | int, ...], Any]],
+    native: bool,
+    config: InjectConfig,
+    cluster: tuple[int, int] | None,
 ) -> None:
     """The same for a pod injected before (reinvocation, or injected offline), whose previous
     injection is undone from its status annotation and env first."""
     injected = copy.deepcopy(inject_pod(_probed_pod(), config, native).pod)  # parts are shared
     _reshape(injected, changes)
-    assert _refused_or_allowed(make_handler(lambda: config, (1, 36))(request(injected)))
+    response = make_handler(lambda: config, cluster)(request(injected))
+    assert _refused_or_allowed(response)
+    if not changes:
+        assert response.allowed
