@@ -128,6 +128,14 @@ class KubeLoader(_Scanner, Parser, Composer, _Constructor, _Resolver):
         _Resolver.__init__(self)
 
 
+class NestedTooDeeply(yaml.YAMLError):
+    """PyYAML builds a document recursively, so one nested a few hundred levels deep would raise
+    RecursionError: it is refused as bad YAML instead."""
+
+    def __init__(self) -> None:
+        super().__init__("YAML nested too deeply")
+
+
 def load_all(text: str) -> list[Any]:
     """Every document of a YAML stream, in order (empty documents included, as None)."""
     loader = KubeLoader(text)
@@ -136,8 +144,18 @@ def load_all(text: str) -> list[Any]:
         while loader.check_node():
             documents.append(loader.construct_document(loader.get_node()))
         return documents
+    except RecursionError:
+        raise NestedTooDeeply() from None
     finally:
         loader.dispose()
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load, for our own files (configs, bootstraps), with NestedTooDeeply."""
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise NestedTooDeeply() from None
 
 
 class _Dumper(yaml.SafeDumper):

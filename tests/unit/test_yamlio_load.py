@@ -120,3 +120,10 @@ def test_json_reads_back_unchanged(value: Any) -> None:
     # JSON is YAML: whatever kubectl would send as JSON must come back as the same values.
     assert yamlio.load_all(json.dumps(value, ensure_ascii=False)) == [value]
     assert yamlio.load_all(json.dumps(value, ensure_ascii=False, indent=1)) == [value]
+
+
+@pytest.mark.parametrize("read", [yamlio.load_all, yamlio.safe_load])
+def test_a_document_nested_too_deeply_is_bad_yaml_not_a_recursion_error(read: Any) -> None:
+    with pytest.raises(yamlio.NestedTooDeeply, match="YAML nested too deeply"):
+        read("a: " + "[" * 5000)
+    assert read("a: " + "[" * 50 + "]" * 50) is not None  # real manifests are far shallower

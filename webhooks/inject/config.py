@@ -13,7 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 from webhooks.inject import formats
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def _describe(error: pydantic.ValidationError) -> str:
 
 def parse_config(text: str, source: str = "<config>") -> InjectConfig:
     try:
-        document = yaml.safe_load(text)
+        document = yamlio.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
     if document is None:

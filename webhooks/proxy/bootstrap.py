@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def read_pod_identity(env: Mapping[str, str], podinfo_dir: Path) -> PodIdentity:
 
 def packaged_template() -> dict[str, Any]:
     text = resources.files("webhooks.proxy").joinpath(BOOTSTRAP_FILE).read_text()
-    return _as_mapping(yaml.safe_load(text), "packaged bootstrap")
+    return _as_mapping(yamlio.safe_load(text), "packaged bootstrap")
 
 
 def load_template(override_dir: Path | None) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def load_template(override_dir: Path | None) -> dict[str, Any]:
     if override is None or not override.is_file():
         return packaged_template()
     try:
-        return _as_mapping(yaml.safe_load(override.read_text()), str(override))
+        return _as_mapping(yamlio.safe_load(override.read_text()), str(override))
     except (OSError, yaml.YAMLError, BootstrapError) as error:
         # Refuse the bad file and keep the packaged bootstrap so the pod still gets a proxy.
         logger.error(

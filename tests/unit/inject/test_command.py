@@ -104,6 +104,10 @@ def test_documents_of_odd_shapes_pass_through_or_are_refused_in_a_line(tmp_path:
     code, output, stderr = run(tmp_path, [numbered])
     assert (code, output) == (1, [])
     assert stderr.endswith(": pod metadata.annotations must map names to strings\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 5000)
+    code, output, stderr = run_file(tmp_path, deep)
+    assert (code, output, stderr) == (1, [], "inject: YAML nested too deeply\n")
 
 
 def test_native_sidecars_flag_and_kube_version(tmp_path: Path) -> None:

@@ -100,6 +100,7 @@ def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
         ("proxyResources: {requests: {cpu: '\u0661'}}", "cpu"),
         ("- a list", "mapping"),
         ("policy: [unclosed", "YAML"),
+        ("policy: " + "[" * 5000, "YAML nested too deeply"),
     ],
 )
 def test_invalid_files_are_refused_with_a_clear_error(

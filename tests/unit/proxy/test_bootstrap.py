@@ -99,7 +99,7 @@ def test_override_replaces_packaged(tmp_path: Path) -> None:
     assert bootstrap.load_template(tmp_path) == custom
 
 
-@pytest.mark.parametrize("text", ["{unclosed: [", "just a string", "admin: {}"])
+@pytest.mark.parametrize("text", ["{unclosed: [", "just a string", "admin: {}", "[" * 5000])
 def test_bad_override_is_refused_and_packaged_kept(
     tmp_path: Path, text: str, caplog: pytest.LogCaptureFixture
 ) -> None:

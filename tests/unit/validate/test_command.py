@@ -72,6 +72,10 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     broken = argparse.Namespace(filename=[str(tmp_path / "broken.yaml")], namespace="default")
     assert command.run(broken) == 2
     assert "cannot read input" in capsys.readouterr().err
+    (tmp_path / "deep.yaml").write_text("[" * 5000)
+    deep = argparse.Namespace(filename=[str(tmp_path / "deep.yaml")], namespace="default")
+    assert command.run(deep) == 2
+    assert capsys.readouterr().err == "error: cannot read input: YAML nested too deeply\n"
 
 
 def test_integer_map_keys_from_yaml_become_strings() -> None:
