@@ -40,7 +40,7 @@ def parse_targets(text: str, status_port: int = mesh.STATUS_PORT) -> tuple[Targe
         return ()
     try:
         config = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV} is not JSON: {error}") from None
     if not isinstance(config, dict) or str(config.get("scrape", "")).lower() == "false":
         return ()

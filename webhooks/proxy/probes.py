@@ -51,7 +51,7 @@ def parse_probers(text: str) -> dict[str, AppProbe]:
         return {}
     try:
         document = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} must be a JSON object of path -> probe")

@@ -64,7 +64,7 @@ def parse(text: str) -> ProxyConfig:
     """The settings in `text` (PROXY_CONFIG's value); empty means all defaults."""
     try:
         document = json.loads(text or "{}")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise ProxyConfigError(f"{mesh.PROXY_CONFIG_ENV} is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise ProxyConfigError(f"{mesh.PROXY_CONFIG_ENV} must be a JSON object")

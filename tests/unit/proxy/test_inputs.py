@@ -36,6 +36,7 @@ def test_probers_as_the_injector_writes_them() -> None:
     ("text", "message"),
     [
         ("{", "is not JSON"),
+        ("[" * 5000, "is not JSON: maximum recursion depth"),
         ("[]", "must be a JSON object"),
         ('{"/healthz": {"tcpSocket": {"port": 1}}}', "is not an app probe path"),
         ('{"/app-health/a/prestopz": {"tcpSocket": {"port": 1}}}', "is not an app probe path"),
@@ -69,7 +70,12 @@ def test_scrape_targets(text: str, targets: tuple[Target, ...]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("{", "is not JSON"), ('{"port":"15090"}', "reserved"), ('{"port":"x"}', "bad port")],
+    [
+        ("{", "is not JSON"),
+        ("[" * 5000, "is not JSON: maximum recursion depth"),
+        ('{"port":"15090"}', "reserved"),
+        ('{"port":"x"}', "bad port"),
+    ],
 )
 def test_bad_scrape_config_is_refused(text: str, message: str) -> None:
     with pytest.raises(metrics.ScrapeConfigError, match=message):

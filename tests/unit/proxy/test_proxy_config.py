@@ -44,6 +44,7 @@ def test_parse(text: str, expected: ProxyConfig) -> None:
     ("text", "message"),
     [
         ("{", "^PROXY_CONFIG is not JSON"),
+        ("[" * 5000, "^PROXY_CONFIG is not JSON: maximum recursion depth"),
         ("[]", "must be a JSON object"),
         ('{"statusPort":"15030"}', "^PROXY_CONFIG: statusPort '15030' is not an integer$"),
         ('{"statusPort":true}', "statusPort True is not an integer"),
