@@ -150,6 +150,22 @@ def load_all(text: str) -> list[Any]:
         loader.dispose()
 
 
+def json_keys(value: Any) -> Any:
+    """`value` with every map key a string, as sigs.k8s.io/yaml turns YAML into JSON for the
+    apiserver: YAML allows integer or boolean keys (`8080:`, `true:`), JSON does not."""
+    if isinstance(value, dict):
+        return {_json_key(key): json_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_keys(item) for item in value]
+    return value
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return key if isinstance(key, str) else str(key)
+
+
 def safe_load(text: str) -> Any:
     """yaml.safe_load, for our own files (configs, bootstraps), with NestedTooDeeply."""
     try:

@@ -49,6 +49,7 @@ class _Injector:
         self.explanations: list[str] = []
 
     def pod(self, pod: dict[str, Any], label: str, namespace: str, workload: str) -> dict[str, Any]:
+        pod = yamlio.json_keys(pod)  # as kubectl would send it: map keys are strings
         try:
             outcome = process(pod, namespace, self.config, self.native, workload)
         except InjectionError as error:

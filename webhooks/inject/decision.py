@@ -109,20 +109,23 @@ def _matches(selectors: tuple[LabelSelector, ...], labels: dict[str, str]) -> bo
     return bool(selectors) and any(s.matches(labels) for s in selectors if not s.empty)
 
 
-def _map(value: Any) -> dict[str, Any]:
-    """A map of the pod, or empty when it is not one: injection refuses such a pod with a
-    message (pod._owned), and a skipped one is the apiserver's to reject."""
-    return value if isinstance(value, dict) else {}
+_EMPTY: dict[str, Any] = {}  # read-only
 
 
 def decide(pod: Mapping[str, Any], namespace: str, config: InjectConfig) -> Decision:
-    spec, metadata = _map(pod.get("spec")), _map(pod.get("metadata"))
+    # A part that is not a map reads as empty: injection then refuses the pod with a message
+    # (pod._owned), and a skipped one is the apiserver's to reject. Inline: this runs per pod.
+    spec, metadata = pod.get("spec"), pod.get("metadata")
+    spec = spec if isinstance(spec, dict) else _EMPTY
+    metadata = metadata if isinstance(metadata, dict) else _EMPTY
     if spec.get("hostNetwork"):
         return _PLAIN[Reason.HOST_NETWORK]
     own = metadata.get("namespace")  # the request's namespace, unless the pod names one
     if (own if isinstance(own, str) and own else namespace) in config.ignored_namespaces:
         return _PLAIN[Reason.IGNORED_NAMESPACE]
-    labels, annotations = _map(metadata.get("labels")), _map(metadata.get("annotations"))
+    labels, annotations = metadata.get("labels"), metadata.get("annotations")
+    labels = labels if isinstance(labels, dict) else _EMPTY
+    annotations = annotations if isinstance(annotations, dict) else _EMPTY
     warnings: tuple[str, ...] = ()
     if mesh.INJECT_LABEL in labels or mesh.INJECT_ANNOTATION in annotations:
         explicit, warnings = _explicit(labels, annotations)

@@ -139,14 +139,13 @@ def _rewrite(
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:
-    """A copy of metadata.labels or .annotations, checked: strings to strings (YAML read by the
-    offline command can have other keys)."""
-    problem = f"pod metadata.{field} must map names to strings"
+    """A copy of metadata.labels or .annotations, checked: every value a string (keys are, in
+    JSON; the offline command turns YAML's other keys into strings first)."""
     if not isinstance(value, dict):
-        raise InjectionError(problem)
-    for key, item in value.items():  # a loop, not all(): this runs for every pod
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InjectionError(problem)
+        raise InjectionError(f"pod metadata.{field} must map names to strings")
+    for item in value.values():  # a loop, not all(): this runs for every pod
+        if not isinstance(item, str):
+            raise InjectionError(f"pod metadata.{field} must map names to strings")
     return dict(value)
 
 

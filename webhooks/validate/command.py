@@ -28,24 +28,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def json_keys(value: Any) -> Any:
-    """YAML allows integer or boolean map keys (`8080:`); the apiserver only ever sees strings."""
-    if isinstance(value, dict):
-        return {_key(key): json_keys(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [json_keys(item) for item in value]
-    return value
-
-
-def _key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    return key if isinstance(key, str) else str(key)
-
-
 def load_documents(text: str) -> list[Any]:
     """The documents of a YAML stream as kubectl would send them (go-yaml's implicit types)."""
-    return [json_keys(document) for document in yamlio.load_all(text) if document is not None]
+    return [
+        yamlio.json_keys(document) for document in yamlio.load_all(text) if document is not None
+    ]
 
 
 def _files(source: str) -> Iterator[tuple[str, str]]:
