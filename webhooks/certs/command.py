@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from webhooks import kube
+from webhooks import argtypes, kube
 from webhooks.certs import cabundle, issuing, rotation, secret
 
 
@@ -22,7 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     issue.add_argument("--namespace", required=True)
     issue.add_argument("--out", type=Path, default=Path("certs/local/issued"))
     issue.add_argument("--extra-san", action="append", default=[], help="more DNS names or IPs")
-    issue.add_argument("--days", type=int, default=365, help="serving certificate validity")
+    issue.add_argument(
+        "--days", type=argtypes.days, default=365, help="serving certificate validity"
+    )
     check = actions.add_parser("check", help="report expiries and whether each caBundle matches")
     check.add_argument("--kubeconfig", type=Path)
     check.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "istio-system"))
@@ -43,13 +45,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def issue(args: argparse.Namespace) -> int:
     hosts = rotation.service_hosts(args.service, args.namespace, args.extra_san)
-    ca = issuing.create_ca(f"{args.service}-ca.{args.namespace}")
-    leaf = issuing.issue_serving_cert(ca, hosts, datetime.timedelta(days=args.days))
-    args.out.mkdir(parents=True, exist_ok=True)
-    issuing.write_pem(args.out / "ca.crt", ca.cert_pem, private=False)
-    issuing.write_pem(args.out / "ca.key", ca.key_pem, private=True)
-    issuing.write_pem(args.out / "tls.crt", leaf.cert_pem, private=False)
-    issuing.write_pem(args.out / "tls.key", leaf.key_pem, private=True)
+    try:
+        # cryptography refuses names it cannot encode: empty or past 64 characters (the CA's
+        # common name), and DNS names that are not ASCII (IDNA A-labels, xn--…, are fine).
+        ca = issuing.create_ca(f"{args.service}-ca.{args.namespace}")
+        leaf = issuing.issue_serving_cert(ca, hosts, datetime.timedelta(days=args.days))
+        args.out.mkdir(parents=True, exist_ok=True)
+        issuing.write_pem(args.out / "ca.crt", ca.cert_pem, private=False)
+        issuing.write_pem(args.out / "ca.key", ca.key_pem, private=True)
+        issuing.write_pem(args.out / "tls.crt", leaf.cert_pem, private=False)
+        issuing.write_pem(args.out / "tls.key", leaf.key_pem, private=True)
+    except ValueError as error:
+        where = f"service {args.service!r} in namespace {args.namespace!r}"
+        raise SystemExit(f"certs issue: cannot issue for {where}: {error}") from None
+    except OSError as error:
+        raise SystemExit(f"certs issue: {error}") from None
     print(f"wrote ca.crt, ca.key, tls.crt, tls.key to {args.out} for: {', '.join(hosts)}")
     print(f"serving certificate expires {leaf.cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
     print("caBundle (base64 of ca.crt):")

@@ -124,8 +124,12 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         print("\n".join(injector.explanations), file=sys.stderr)
     text = yamlio.dump_all(output)
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
+    if not args.output:
         sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).write_text(text)
+    except OSError as error:
+        print(f"inject: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return 0

@@ -39,8 +39,15 @@ class CaptureSpec:
     exclude_interfaces: tuple[str, ...] = ()
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and Arabic-Indic digits, which int()
+    refuses or reads as another number."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_port(text: str, flag: str) -> int:
-    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+    text = text.strip()
+    if not _digits(text) or len(text) > 5 or not 0 < int(text) < 65536:
         raise CaptureError(f"{flag}: {text!r} is not a port (1-65535)")
     return int(text)
 
@@ -72,7 +79,8 @@ def parse_interfaces(text: str, flag: str) -> tuple[str, ...]:
 
 def parse_ids(text: str, flag: str) -> tuple[str, ...]:
     ids = _items(text)
-    if not ids or not all(i.isdigit() for i in ids):
+    # 2^32 - 2: the largest id the kernel's uid/gid types can hold (-1 means "no id").
+    if not ids or not all(_digits(i) and len(i) <= 10 and int(i) <= 2**32 - 2 for i in ids):
         raise CaptureError(f"{flag}: {text!r} is not a numeric id or a comma-separated list")
     return tuple(ids)
 

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from webhooks import kube
+from webhooks import argtypes, kube
 from webhooks.certs.cluster import ClusterSettings
 from webhooks.certs.failclosed import FailClosedSettings
 from webhooks.inject.config import ConfigError
@@ -27,7 +27,13 @@ def duration(text: str) -> datetime.timedelta:
     match = _DURATION.match(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m or 45s: {text!r}")
-    return datetime.timedelta(**{_UNITS[match[2]]: float(match[1])})
+    try:
+        value = datetime.timedelta(**{_UNITS[match[2]]: float(match[1])})
+    except OverflowError:  # past timedelta's 999,999,999 days
+        raise argparse.ArgumentTypeError(f"too long a duration: {text!r}") from None
+    if not value:
+        raise argparse.ArgumentTypeError(f"must be longer than zero: {text!r}")
+    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,18 +43,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve on 127.0.0.1 with self-generated certificates in --certs-dir (no cluster)",
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (not --local)")
-    parser.add_argument("--port", type=int, default=9443)
+    parser.add_argument("--port", type=argtypes.port, default=9443)
     parser.add_argument("--certs-dir", type=Path, default=Path("certs/local"))
     parser.add_argument("--tls-cert-file", type=Path, help="serve this certificate (hot-reloaded)")
     parser.add_argument("--tls-key-file", type=Path, help="the key of --tls-cert-file")
     parser.add_argument(
         "--cert-poll-seconds",
-        type=float,
+        type=argtypes.seconds,
         default=2.0,
         help="how often certificate files are checked",
     )
     parser.add_argument(
-        "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 above this"
+        "--max-body-bytes",
+        type=argtypes.positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="413 above this",
     )
     _configure_cluster(parser)
     parser.add_argument("--inject-config", type=Path, help="injection config (hot-reloaded)")
@@ -85,9 +94,9 @@ def _configure_cluster(parser: argparse.ArgumentParser) -> None:
         help="another DNS name or IP for the serving certificate (e.g. 127.0.0.1 for url mode)",
     )
     cluster.add_argument("--serving-cert-validity", type=duration, default="30d")
-    cluster.add_argument("--ca-check-seconds", type=float, default=60.0)
-    cluster.add_argument("--serving-cert-check-seconds", type=float, default=60.0)
-    cluster.add_argument("--cabundle-poll-seconds", type=float, default=5.0)
+    cluster.add_argument("--ca-check-seconds", type=argtypes.seconds, default=60.0)
+    cluster.add_argument("--serving-cert-check-seconds", type=argtypes.seconds, default=60.0)
+    cluster.add_argument("--cabundle-poll-seconds", type=argtypes.seconds, default=5.0)
 
 
 def _cert_mode(args: argparse.Namespace) -> str:
@@ -149,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     except kube.KubeError as error:  # e.g. a kubeconfig that cannot be loaded
         raise SystemExit(f"serve: {error.message}") from None
     except main.BackgroundTaskDied as error:  # logged in full already; exit non-zero
+        raise SystemExit(f"serve: {error}") from None
+    except OSError as error:  # e.g. --certs-dir is a file, or the port is taken
         raise SystemExit(f"serve: {error}") from None
 
 

@@ -78,7 +78,12 @@ def test_a_really_injected_pod_gives_a_valid_rule_set(capsys: pytest.CaptureFixt
         (["-b", "80,http"], "-b: 'http' is not a port"),
         (["-d", "70000"], "-d: '70000' is not a port"),
         (["-x", "10.0.0.0/33"], "-x: '10.0.0.0/33' is not an IP range"),
+        (["-p", "\u00b2"], "-p: '\u00b2' is not a port"),  # '²': isdigit(), but no int
+        (["-b", "80,\u0668\u0660"], "-b: '\u0668\u0660' is not a port"),  # Arabic-Indic 80
+        (["-z", "1" * 5000], "is not a port (1-65535)"),  # past int()'s digit limit
         (["-u", "proxy"], "-u: 'proxy' is not a numeric id"),
+        (["-u", "\u0661\u0663\u0663\u0667"], "is not a numeric id"),  # Arabic-Indic 1337
+        (["-g", "4294967295"], "-g: '4294967295' is not a numeric id"),
         (["-c", "eth0;reboot"], "-c: 'eth0;reboot' is not a network interface name"),
         (["-m", "TPROXY"], "interception mode 'TPROXY' is not supported"),
     ],

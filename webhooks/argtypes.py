@@ -1,0 +1,48 @@
+"""argparse types for the commands' numeric flags. A bad value gets argparse's one-line error
+(`argument --port: not a port (1-65535): '99999'`) and exit 2, never a traceback or, as with a
+plain int, a value the kernel quietly wraps (port 99999 would listen on 34463)."""
+
+import argparse
+import math
+
+
+def _integer(text: str) -> int:
+    text = text.strip()
+    # ASCII digits only, and few of them: int() also reads Arabic-Indic digits and refuses 5,000.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(text)
+
+
+def port(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds above zero: a poll interval of 0 or less would spin, and nan
+    or inf would fail later, inside a background task."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0: {text!r}")
+    return value
+
+
+def days(text: str) -> int:
+    """A certificate validity in days, from 1 to 36,500 (a hundred years)."""
+    value = _integer(text)
+    if not 1 <= value <= 36_500:
+        raise argparse.ArgumentTypeError(f"not a number of days from 1 to 36500: {text!r}")
+    return value
