@@ -11,7 +11,9 @@ pytestmark = pytest.mark.netns
 
 ARGS = ["-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT", "-i", "*", "-b", "*",
         "-d", "15090,15021,15020"]  # fmt: skip
-IPTABLES = [sys.executable, "-m", "webhooks", "iptables", *ARGS]
+# As in an init container, where the kubelet sets KUBERNETES_SERVICE_HOST.
+IPTABLES = ["env", "KUBERNETES_SERVICE_HOST=10.96.0.1", sys.executable, "-m", "webhooks",
+            "iptables", *ARGS]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +48,16 @@ def test_rules_are_applied_once_even_when_run_twice() -> None:
     assert saved.count("-A PREROUTING -p tcp -j ISTIO_INBOUND") == 1
     assert "-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001" in saved
     assert "-A ISTIO_INBOUND -p tcp -m tcp --dport 15020 -j RETURN" in saved
+
+
+def test_outside_a_pod_the_rules_are_refused_and_the_table_is_untouched() -> None:
+    command = [sys.executable, "-m", "webhooks", "iptables", *ARGS]
+    script = '"$@"; echo "exit $?"; iptables-save -t nat'
+    done = run(
+        in_new_netns("env", "-u", "KUBERNETES_SERVICE_HOST", "sh", "-c", script, "sh", *command),
+        check=False,
+        cwd=ROOT,
+    )
+    assert "exit 2" in done.stdout, done
+    assert "ISTIO" not in done.stdout
+    assert "is not set, so this is not a Kubernetes pod" in done.stderr

@@ -81,7 +81,8 @@ def sim() -> Iterator[tuple[PodSim, Path]]:
         pytest.fail(f"uid 1337 cannot run {sys.executable}: {probe.stderr.strip()}")
     init_args, proxy_env = injected()
     with pod_simulation() as sim:
-        applied = run(sim.in_pod(sys.executable, "-m", "webhooks", "iptables", *init_args))
+        init = ["env", "KUBERNETES_SERVICE_HOST=10.96.0.1"]  # the kubelet sets it in a pod
+        applied = run(sim.in_pod(*init, sys.executable, "-m", "webhooks", "iptables", *init_args))
         assert applied.returncode == 0, applied.stderr
         proxy_dir = sim.workdir / "proxy"
         proxy_dir.mkdir()

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,6 +30,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("-o", "--istio-local-outbound-ports-exclude", default="", help="outbound ports excluded")
     add("-c", "--istio-exclude-interfaces", default="", help="interfaces never captured")
     add("-n", "--dry-run", action="store_true", help="print the rules instead of applying them")
+    add(
+        "--outside-pod",
+        action="store_true",
+        help="apply the rules even where KUBERNETES_SERVICE_HOST is not set (not in a pod)",
+    )
     add("--iptables-restore", default="iptables-restore", help="binary (iptables-legacy-restore)")
     # istio-init also passes its log level; accepted so Istio-style pod specs keep working.
     add("--log_output_level", default="", help=argparse.SUPPRESS)
@@ -57,6 +63,22 @@ def _all_or(
     return None if text.strip() == "*" else parse(text, flag)
 
 
+# The kubelet sets it in every container (whatever enableServiceLinks says): without it, this is
+# not an init container, and the rules would capture this machine's own TCP traffic, sending
+# every new connection to a port nothing listens on.
+_IN_A_POD = "KUBERNETES_SERVICE_HOST"
+
+
+def _check_in_a_pod(outside_pod: bool) -> None:
+    if outside_pod or _IN_A_POD in os.environ:
+        return
+    raise CaptureError(
+        f"{_IN_A_POD} is not set, so this is not a Kubernetes pod: refusing to install capture "
+        "rules that would redirect this machine's TCP traffic. --dry-run prints them; "
+        "--outside-pod installs them anyway (e.g. in a network namespace of your own)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     mode = args.istio_inbound_interception_mode.upper()
     try:
@@ -69,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             sys.stdout.write(rules)
             return 0
+        _check_in_a_pod(args.outside_pod)
         iptables.apply_rules(rules, args.iptables_restore)
     except CaptureError as error:
         sys.stderr.write(f"mesh-webhooks iptables: {error}\n")

@@ -151,3 +151,22 @@ def test_every_excluded_port_returns_before_any_redirect(
         assert lines.index(rule) < first_out_redirect
     # the proxy's own traffic is never sent back to itself as outbound
     assert lines.index("-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN") < first_out_redirect
+
+
+def test_outside_a_pod_nothing_is_applied_without_outside_pod(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typed on a workstation, `mesh-webhooks iptables` would capture its TCP traffic."""
+    applied: list[str] = []
+    monkeypatch.setattr(iptables, "apply_rules", lambda rules, binary: applied.append(rules))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert cli.main(["iptables"]) == 2
+    assert applied == []
+    assert capsys.readouterr().err.startswith(
+        "mesh-webhooks iptables: KUBERNETES_SERVICE_HOST is not set, so this is not a Kubernetes "
+        "pod: refusing to install capture rules"
+    )
+    assert cli.main(["iptables", "--outside-pod"]) == 0
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    assert cli.main(["iptables"]) == 0
+    assert len(applied) == 2
