@@ -194,8 +194,14 @@ def _proxy_config(
             raise AnnotationError(PROXY_CONFIG, value, "concurrency: want an integer >= 0")
     if "terminationDrainDuration" in document:
         drain = document["terminationDrainDuration"]
-        if not isinstance(drain, str) or not formats.DURATION.fullmatch(drain):
+        if not isinstance(drain, str):
             raise AnnotationError(PROXY_CONFIG, value, "terminationDrainDuration: want e.g. 5s")
+        try:
+            formats.duration(drain)  # the checks of the config file's terminationDrainDuration
+        except ValueError as error:
+            raise AnnotationError(
+                PROXY_CONFIG, value, f"terminationDrainDuration: {error}"
+            ) from None
     ignored = tuple(sorted(str(k) for k in document if k not in SUPPORTED_PROXY_CONFIG))
     return hold, concurrency, drain, ignored
 

@@ -9,6 +9,7 @@ import ipaddress
 import re
 
 from webhooks import mesh
+from webhooks.proxy import proxy_config
 
 # The status port may be moved, but not onto a port Envoy or iptables already uses (the agent
 # refuses these at start, webhooks/proxy/proxy_config.py).
@@ -116,6 +117,10 @@ def component_log_level(value: str) -> str:
 def duration(value: str) -> str:
     if not DURATION.fullmatch(value):
         raise ValueError("want a duration such as 5s, 1m30s or 500ms")
+    try:  # the agent refuses a longer drain at start: refuse it here, before the pod is made
+        proxy_config.parse_duration(value)
+    except ValueError:
+        raise ValueError(f"want a duration of at most {proxy_config.MAX_DURATION}") from None
     return value
 
 

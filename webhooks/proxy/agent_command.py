@@ -55,7 +55,10 @@ def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
     status_port = proxy_config.check_status_port(_override(args.status_port, config.status_port))
     drain = config.drain_seconds
     if args.drain_duration is not None:
-        drain = proxy_config.parse_duration(args.drain_duration)
+        try:
+            drain = proxy_config.parse_duration(args.drain_duration)
+        except ValueError as error:
+            raise proxy_config.ProxyConfigError(f"--drain-duration {error}") from None
     targets = env.get(mesh.PROMETHEUS_ANNOTATIONS_ENV, "")
     return agent.AgentSettings(
         envoy_binary=args.envoy_binary,

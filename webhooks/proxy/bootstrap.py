@@ -60,19 +60,34 @@ def parse_downward_file(text: str) -> dict[str, str]:
         key, sep, quoted = line.partition("=")
         if not sep or not key:
             continue
-        try:
-            value = json.loads(quoted)  # Go's strconv.Quote output is JSON for printable text
-        except ValueError:
-            value = quoted.strip('"')
-        result[key] = str(value)
+        result[key] = _unquote(quoted)
     return result
+
+
+def _unquote(quoted: str) -> str:
+    # Go's strconv.Quote output is a JSON string for printable text. Only a value that starts
+    # like one is decoded: json.loads on anything else (`[[[[...`) could be a number, a list, or
+    # recurse past Python's limit; decoding a string cannot.
+    if quoted.startswith('"'):
+        try:
+            return str(json.loads(quoted))
+        except ValueError:  # not Go's quoting after all (`"a" b`): keep the text
+            pass
+    return quoted.strip('"')
 
 
 def read_pod_identity(env: Mapping[str, str], podinfo_dir: Path) -> PodIdentity:
     labels_file = podinfo_dir / "labels"
     try:
-        labels = parse_downward_file(labels_file.read_text())
-    except OSError:
+        labels = parse_downward_file(labels_file.read_text(encoding="utf-8"))
+    except OSError:  # no downward-API volume: no labels
+        labels = {}
+    except UnicodeDecodeError as error:
+        # The kubelet writes UTF-8; a file that is not is ignored so the pod still gets a proxy.
+        logger.warning(
+            "pod labels ignored: the file is not UTF-8",
+            extra={"path": str(labels_file), "error": str(error)},
+        )
         labels = {}
     return PodIdentity(
         name=env.get(mesh.POD_NAME_ENV) or "unknown",
@@ -96,8 +111,8 @@ def load_template(override_dir: Path | None) -> dict[str, Any]:
     if override is None or not override.is_file():
         return packaged_template()
     try:
-        return _as_mapping(yamlio.safe_load(override.read_text()), str(override))
-    except (OSError, yaml.YAMLError, BootstrapError) as error:
+        return _as_mapping(yamlio.safe_load(override.read_text(encoding="utf-8")), str(override))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, BootstrapError) as error:
         # Refuse the bad file and keep the packaged bootstrap so the pod still gets a proxy.
         logger.error(
             "bootstrap override refused, using the packaged bootstrap",
@@ -107,9 +122,30 @@ def load_template(override_dir: Path | None) -> dict[str, Any]:
 
 
 def _as_mapping(document: object, source: str) -> dict[str, Any]:
+    """`document` when render() and write_rendered() can use it, else BootstrapError."""
     if not isinstance(document, dict) or "static_resources" not in document:
         raise BootstrapError(f"{source}: not an Envoy bootstrap (a mapping with static_resources)")
+    # The parts render() reads or edits must have the shape it expects.
+    _expect(source, "static_resources", document["static_resources"], dict)
+    node = _expect(source, "node", document.get("node", {}), dict)
+    _expect(source, "node.metadata", node.get("metadata", {}), dict)
+    stats_config = _expect(source, "stats_config", document.get("stats_config", {}), dict)
+    tags = _expect(source, "stats_config.stats_tags", stats_config.get("stats_tags", []), list)
+    for index, tag in enumerate(tags):
+        _expect(source, f"stats_config.stats_tags[{index}]", tag, dict)
+    # The rendered bootstrap is written as JSON: YAML dates, NaN or a recursive alias cannot be.
+    try:
+        json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise BootstrapError(f"{source}: cannot be written as JSON: {error}") from None
     return document
+
+
+def _expect(source: str, key: str, value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        want = "a mapping" if kind is dict else "a list"
+        raise BootstrapError(f"{source}: {key} must be {want}, not {value!r:.40}")
+    return value
 
 
 def render(

@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 APP_BODY_LIMIT = 10 * 1024 * 1024
 DEFAULT_SCRAPE_TIMEOUT = 10.0
+# Prometheus's scrape timeout cannot exceed its scrape interval, a few minutes at most in
+# practice; the cap keeps a header like `1e300` from overflowing the socket and asyncio timeouts.
+MAX_SCRAPE_TIMEOUT = 600.0
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 _FORWARDED = ("accept", "user-agent", "x-prometheus-scrape-timeout-seconds")
 
@@ -109,7 +113,14 @@ class MetricsMerger:
             return await asyncio.wait_for(
                 asyncio.to_thread(_get, address, path, headers, seconds), seconds
             )
-        except (OSError, TimeoutError, http.client.HTTPException, _ScrapeFailed) as error:
+        except (
+            OSError,
+            TimeoutError,
+            http.client.HTTPException,
+            ValueError,
+            _ScrapeFailed,
+        ) as error:
+            # ValueError: http.client refused a header or the target; a failed scrape, no crash.
             self.failures[source] += 1
             logger.warning("scrape failed", extra={"source": source, "error": str(error)})
             return b"", ""
@@ -145,7 +156,12 @@ def _get(
 
 
 def _timeout(headers: Mapping[str, str]) -> float:
+    """Prometheus's scrape timeout; the default when it is absent, not a number, not positive,
+    not finite or above MAX_SCRAPE_TIMEOUT."""
     try:
-        return float(headers["x-prometheus-scrape-timeout-seconds"])
+        seconds = float(headers["x-prometheus-scrape-timeout-seconds"])
     except (KeyError, ValueError):
         return DEFAULT_SCRAPE_TIMEOUT
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_SCRAPE_TIMEOUT):
+        return DEFAULT_SCRAPE_TIMEOUT
+    return seconds

@@ -10,7 +10,10 @@ import http.client
 import json
 import logging
 import math
+import re
 import ssl
+import string
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,11 @@ BODY_LIMIT = 10 * 1024
 DEFAULT_TIMEOUT_SECONDS = 1.0  # Kubernetes' default timeoutSeconds
 # Hop-by-hop and connection headers are ours to set, not the kubelet's to forward.
 _NOT_FORWARDED = frozenset({"connection", "keep-alive", "content-length", "transfer-encoding"})
+# RFC 9110 field names are tokens; Kubernetes refuses any other httpHeaders name.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Field values may not hold control characters other than tab (RFC 9110 5.5); Go's http client,
+# which the kubelet uses, refuses them too.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class ProbeConfigError(ValueError):
@@ -123,8 +131,18 @@ def _headers(path: str, headers: object) -> tuple[tuple[str, str], ...]:
             raise _error(
                 path, f"httpHeaders[{index}] needs a string name and value, not {header!r}"
             )
+        if not HEADER_NAME.fullmatch(name):
+            raise _error(path, f"httpHeaders[{index}] name {name!r} is not an HTTP header name")
+        if CONTROL_CHARACTER.search(value):
+            raise _error(path, f"httpHeaders[{index}] value {value!r} has a control character")
         pairs.append((name, value))
     return tuple(pairs)
+
+
+def request_target(path: str) -> str:
+    """`path` as the kubelet sends it: non-ASCII (as UTF-8), space and control characters
+    percent-encoded, so http.client can send it; %-escapes and ASCII punctuation are kept."""
+    return urllib.parse.quote(path, safe=string.punctuation)
 
 
 @dataclass
@@ -143,7 +161,8 @@ class AppProber:
             return await asyncio.wait_for(self._dispatch(probe, request_headers), probe.timeout)
         except TimeoutError:
             return ProbeResult(500, f"probe timed out after {probe.timeout:g}s\n".encode())
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            # ValueError: http.client refusing a header or target; a failed probe, not a crash.
             return ProbeResult(500, f"probe failed: {error}\n".encode())
 
     async def _dispatch(self, probe: AppProbe, headers: Mapping[str, str]) -> ProbeResult:
@@ -170,7 +189,8 @@ class AppProber:
                 self.pod_ip, probe.port, timeout=probe.timeout, source_address=source
             )
         try:
-            connection.request("GET", probe.path, headers=self._headers(probe, incoming))
+            target = request_target(probe.path)
+            connection.request("GET", target, headers=self._headers(probe, incoming))
             response = connection.getresponse()
             body = response.read(BODY_LIMIT)
         finally:
@@ -178,13 +198,17 @@ class AppProber:
         status = 200 if 300 <= response.status < 400 else response.status  # kubelet: 3xx passes
         return ProbeResult(status, body)
 
-    def _headers(self, probe: AppProbe, incoming: Mapping[str, str]) -> dict[str, str]:
-        headers = {k: v for k, v in incoming.items() if k.lower() not in _NOT_FORWARDED}
+    def _headers(self, probe: AppProbe, incoming: Mapping[str, str]) -> dict[str, bytes]:
+        # The status server decoded the kubelet's bytes as latin-1: encoding back gives the same
+        # bytes. The probe's own values go out as UTF-8, as the kubelet (Go) sends them.
+        headers = {
+            k: v.encode("latin-1") for k, v in incoming.items() if k.lower() not in _NOT_FORWARDED
+        }
         host = headers.pop("host", None)  # the status server lower-cases header names
-        if host and not host.endswith(f":{self.status_port}"):
+        if host and not host.endswith(f":{self.status_port}".encode()):
             headers["Host"] = host  # a Host naming the status port would mislead the app
-        headers.update(probe.headers)
-        headers["Connection"] = "close"  # kubelet does not keep probe connections alive
+        headers.update((name, value.encode()) for name, value in probe.headers)
+        headers["Connection"] = b"close"  # kubelet does not keep probe connections alive
         return headers
 
     async def _grpc(self, probe: AppProbe) -> ProbeResult:

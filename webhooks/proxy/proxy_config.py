@@ -5,6 +5,7 @@ A value that cannot be used is refused at start with a message naming the field.
 """
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,9 +15,15 @@ from webhooks import mesh
 # Istio's meaning: unset runs 2 workers; 0 lets Envoy pick (one worker per hardware thread).
 DEFAULT_CONCURRENCY = 2
 DEFAULT_DRAIN = "5s"
+# Istio's default drain is 5s, and the kubelet kills the pod after its
+# terminationGracePeriodSeconds anyway: a longer duration is a mistake, and an unbounded one
+# (`999...9s` → inf) cannot be given to Envoy's --drain-time-s or to asyncio.sleep.
+MAX_DURATION = "24h"
+MAX_DURATION_SECONDS = 24 * 3600.0
 # The status port may be moved, but not onto a port Envoy already listens on.
 _TAKEN_BY_ENVOY = mesh.RESERVED_PORTS - {mesh.STATUS_PORT}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+# ASCII digits only: `\d` also matches "٣", which Go's time.ParseDuration refuses.
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s|us|µs|ns)")
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
@@ -32,13 +39,18 @@ class ProxyConfig:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from a protobuf/Go duration ("5s", "1m30s", "250ms") or a bare number."""
+    """Seconds from a protobuf/Go duration ("5s", "1m30s", "250ms") or a bare number, at most
+    MAX_DURATION."""
     text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if not text or _DURATION_PART.sub("", text):
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        seconds = float(text)
+    elif not text or _DURATION_PART.sub("", text):
         raise ValueError(f"{text!r} is not a duration (e.g. 5s, 1m30s)")
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+    else:
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    if not (math.isfinite(seconds) and seconds <= MAX_DURATION_SECONDS):
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION}")
+    return seconds
 
 
 def check_status_port(port: int) -> int:

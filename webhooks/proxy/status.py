@@ -6,6 +6,7 @@ Each connection carries one request and is closed, as kubelet and Prometheus exp
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -13,13 +14,14 @@ from urllib.parse import urlsplit
 
 from webhooks import mesh
 from webhooks.proxy.metrics import MetricsMerger
-from webhooks.proxy.probes import AppProber
+from webhooks.proxy.probes import CONTROL_CHARACTER, HEADER_NAME, AppProber
 
 logger = logging.getLogger(__name__)
 
 HEAD_LIMIT = 16 * 1024
 READ_TIMEOUT_SECONDS = 10.0
 _LOCAL_PEERS = frozenset({"127.0.0.1", "::1"})
+_ORIGIN_FORM = re.compile(r"/[!-~]*")  # a request target is visible ASCII (RFC 9112 3.2)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class StatusRoutes:
     async def handle(
         self, method: str, target: str, headers: dict[str, str], peer: str
     ) -> Response:
-        url = urlsplit(target)
+        try:
+            url = urlsplit(target)
+        except ValueError:  # `//[x/...`: an unclosed IPv6 literal where urlsplit sees a host
+            return Response(400, b"malformed request target\n")
         path = url.path
         if path == "/healthz/ready":
             return await self._ready()
@@ -97,15 +102,20 @@ async def _respond(
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_SECONDS)
     except asyncio.LimitOverrunError:
         return Response(431, b"request head too large\n")
-    lines = head.decode("latin-1").split("\r\n")
+    lines = head[: -len(b"\r\n\r\n")].decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[1].startswith("/"):
         return Response(400, b"malformed request line\n")
+    if not _ORIGIN_FORM.fullmatch(parts[1]):
+        return Response(400, b"malformed request target\n")
     headers = {}
     for line in lines[1:]:
+        # A line that is not `token: value` (a bare LF or CR in it, a name with spaces or
+        # non-ASCII, an obsolete folded line) is refused: it cannot be forwarded to the app.
         name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
+        if not sep or not HEADER_NAME.fullmatch(name) or CONTROL_CHARACTER.search(value):
+            return Response(400, b"malformed header line\n")
+        headers[name.lower()] = value.strip(" \t")
     peer = writer.get_extra_info("peername")[0]
     try:
         return await routes.handle(parts[0], parts[1], headers, peer)

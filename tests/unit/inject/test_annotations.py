@@ -9,7 +9,12 @@ import pytest
 
 from tests.unit.inject.factories import pod, proxy_container as proxy, request
 from webhooks import mesh
-from webhooks.inject.annotations import REWRITE_PROBES, SETTING_ANNOTATIONS, USER_VOLUME_MOUNT
+from webhooks.inject.annotations import (
+    PROXY_CONFIG,
+    REWRITE_PROBES,
+    SETTING_ANNOTATIONS,
+    USER_VOLUME_MOUNT,
+)
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
 from webhooks.inject.pod import inject_pod
@@ -296,4 +301,14 @@ def test_a_long_bad_value_is_quoted_in_part() -> None:
     assert (
         f"invalid value {'x' * 200!r}... (1000 characters) for annotation"
         in response.status.message
+    )
+
+
+def test_a_drain_longer_than_the_agent_accepts_is_refused_at_injection() -> None:
+    value = "terminationDrainDuration: 25h"
+    response = make_handler(lambda: CONFIG)(request(pod({"app": "a"}, {PROXY_CONFIG: value})))
+    assert response.status is not None
+    assert response.status.message == (
+        f"sidecar injection refused: invalid value {value!r} for annotation "
+        f"'{PROXY_CONFIG}': terminationDrainDuration: want a duration of at most 24h"
     )

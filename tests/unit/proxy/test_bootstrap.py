@@ -53,6 +53,36 @@ def test_workload_name_precedence(labels: dict[str, str], workload: str, expecte
     assert pod.workload_name == expected
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("a=" + "[" * 100_000, "[" * 100_000),  # json.loads would recurse past the limit
+        ('a="x" y', 'x" y'),  # not Go's quoting: kept as text
+        ("a=true", "true"),  # not a JSON string: not turned into Python's True
+    ],
+)
+def test_downward_values_that_are_not_go_quoted_are_kept_as_text(line: str, expected: str) -> None:
+    assert bootstrap.parse_downward_file(line) == {"a": expected}
+
+
+def test_labels_that_are_not_utf8_are_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "labels").write_bytes(b'app="web"\nbad="\xff\xfe"\n')
+    pod = bootstrap.read_pod_identity(ENV, tmp_path)
+    assert (pod.node_id, pod.labels) == ("web-5d9f7-abcde.shop", {})
+    assert "pod labels ignored: the file is not UTF-8" in caplog.text
+    assert caplog.records[-1].path == str(tmp_path / "labels")
+
+
+def test_bootstrap_command_survives_labels_that_are_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "labels").write_bytes(b'app="\xff"\n')
+    assert _print_bootstrap(tmp_path) == 0
+    assert json.loads(capsys.readouterr().out)["node"]["metadata"]["LABELS"] == {}
+
+
 def test_missing_podinfo_is_not_an_error(tmp_path: Path) -> None:
     pod = bootstrap.read_pod_identity({}, tmp_path / "absent")
     assert (pod.node_id, pod.labels) == ("unknown.default", {})
@@ -106,6 +136,48 @@ def test_bad_override_is_refused_and_packaged_kept(
     (tmp_path / "bootstrap.yaml").write_text(text)
     assert bootstrap.load_template(tmp_path) == bootstrap.packaged_template()
     assert "bootstrap override refused" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("static_resources: 5", "static_resources must be a mapping, not 5"),
+        ("static_resources: {}\nnode: 5", "node must be a mapping, not 5"),
+        ("static_resources: {}\nnode: {metadata: [a]}", "node.metadata must be a mapping"),
+        ("static_resources: {}\nstats_config: null", "stats_config must be a mapping, not None"),
+        ("static_resources: {}\nstats_config: {stats_tags: {}}", "stats_tags must be a list"),
+        ("static_resources: {}\nstats_config: {stats_tags: [x]}", r"stats_tags[0] must be a"),
+        ("static_resources: {}\nx: 2001-01-01", "cannot be written as JSON: Object of type date"),
+        ("static_resources: {}\nx: .nan", "cannot be written as JSON: Out of range float"),
+        ("static_resources: {}\nx: &a [*a]", "cannot be written as JSON: Circular reference"),
+    ],
+)
+def test_override_of_the_wrong_shape_is_refused_and_packaged_kept(
+    tmp_path: Path, text: str, error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """render() and write_rendered() could not use these: refused at load, with the reason."""
+    (tmp_path / "bootstrap.yaml").write_text(text)
+    assert bootstrap.load_template(tmp_path) == bootstrap.packaged_template()
+    (record,) = [r for r in caplog.records if r.msg.startswith("bootstrap override refused")]
+    assert error in record.error
+
+
+def test_override_that_is_not_utf8_is_refused_and_packaged_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bootstrap.yaml").write_bytes(b"\xff\xfestatic_resources: {}\n")
+    assert bootstrap.load_template(tmp_path) == bootstrap.packaged_template()
+    assert "bootstrap override refused" in caplog.text
+
+
+@pytest.mark.parametrize("text", [b"\xff\xfe", b"static_resources: {}\nx: 2001-01-01\n"])
+def test_bootstrap_command_prints_the_packaged_bootstrap_for_a_bad_override(
+    tmp_path: Path, text: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bootstrap.yaml").write_bytes(text)
+    assert _print_bootstrap(tmp_path) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["static_resources"] == bootstrap.packaged_template()["static_resources"]
 
 
 def test_write_rendered_is_json_with_a_json_name(tmp_path: Path) -> None:

@@ -90,6 +90,10 @@ def test_scraping_the_status_port_is_refused_wherever_it_is() -> None:
         metrics.parse_targets(moved, status_port=15555)
 
 
+def _headed(header: str) -> str:
+    return f'{{"/app-health/web/readyz": {{"httpGet": {{"port": 80, "httpHeaders": [{header}]}}}}}}'
+
+
 def _timed(timeout: str) -> str:
     return (
         f'{{"/app-health/web/readyz": {{"httpGet": {{"port": 80}}, "timeoutSeconds": {timeout}}}}}'
@@ -114,6 +118,16 @@ def _timed(timeout: str) -> str:
         (
             '{"/app-health/web/readyz": {"httpGet": {"port": 80, "httpHeaders": {"X-A": "1"}}}}',
             "httpHeaders must be an array",
+        ),
+        # Kubernetes refuses a header name that is not an HTTP token; http.client cannot send it.
+        (
+            _headed('{"name": "X A:", "value": "v"}'),
+            r"/app-health/web/readyz httpHeaders\[0\] name 'X A:' is not an HTTP header name",
+        ),
+        (_headed('{"name": "X-\u00e9", "value": "v"}'), "name 'X-é' is not an HTTP header name"),
+        (
+            _headed('{"name": "X-A", "value": "a\\nb"}'),
+            r"httpHeaders\[0\] value 'a\\nb' has a control character",
         ),
         (
             _timed('"3s"'),
@@ -182,6 +196,10 @@ def test_integer_scrape_ports_are_accepted() -> None:
         (
             {"ISTIO_PROMETHEUS_ANNOTATIONS": '{"targets": [1]}'},
             "ISTIO_PROMETHEUS_ANNOTATIONS: targets[0] must be an object",
+        ),
+        (
+            {"ISTIO_KUBE_APP_PROBERS": _headed('{"name": "X A:", "value": "v"}')},
+            "ISTIO_KUBE_APP_PROBERS: /app-health/web/readyz httpHeaders[0] name 'X A:' is not",
         ),
     ],
 )

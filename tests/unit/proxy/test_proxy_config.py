@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from webhooks import cli, mesh
+from webhooks.inject import config as inject_config, formats
 from webhooks.proxy import agent_command, proxy_config
 from webhooks.proxy.envoy import EnvoyOptions
 from webhooks.proxy.proxy_config import ProxyConfig
@@ -80,10 +81,50 @@ def test_durations(text: str, seconds: float) -> None:
     assert proxy_config.parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "five", "5x", "s5"])
+@pytest.mark.parametrize("text", ["", "five", "5x", "s5", "\u0663s", "\u0663"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         proxy_config.parse_duration(text)
+
+
+HUGE = "9" * 400 + "s"  # float() of it is inf: Envoy's --drain-time-s would be ceil(inf)
+
+
+@pytest.mark.parametrize("text", [HUGE, "9" * 400, "25h", "24h1ns", "86401", "1441m"])
+def test_durations_over_a_day_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=f"^'{text}' is longer than 24h$"):
+        proxy_config.parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["24h", "1440m", "86400", "23h59m59.5s"])
+def test_durations_up_to_a_day_are_accepted(text: str) -> None:
+    assert proxy_config.parse_duration(text) <= 86400
+
+
+def test_a_huge_drain_in_proxy_config_is_refused_by_name() -> None:
+    with pytest.raises(
+        proxy_config.ProxyConfigError,
+        match=f"^PROXY_CONFIG: terminationDrainDuration '{HUGE}' is longer than 24h$",
+    ):
+        proxy_config.parse(json.dumps({"terminationDrainDuration": HUGE}))
+
+
+@pytest.mark.parametrize("text", ["24h", "1m30.5s", "500ms"])
+def test_the_injector_accepts_what_the_agent_accepts(text: str) -> None:
+    assert formats.duration(text) == text
+    assert inject_config.parse_config(f"terminationDrainDuration: {text}")
+
+
+@pytest.mark.parametrize("text", [HUGE, "25h", "24h1ns"])
+def test_the_injector_refuses_a_drain_the_agent_would_refuse(text: str) -> None:
+    """The injection config file: refused there rather than a sidecar that exits 2 at start."""
+    with pytest.raises(ValueError, match=r"^want a duration of at most 24h$"):
+        formats.duration(text)
+    with pytest.raises(
+        inject_config.ConfigError,
+        match=r"terminationDrainDuration: want a duration of at most 24h$",
+    ):
+        inject_config.parse_config(f"terminationDrainDuration: {text}")
 
 
 # The agent command: flags override PROXY_CONFIG, which overrides the defaults.
@@ -119,6 +160,8 @@ def test_agent_settings_follow_proxy_config(
         (None, ("--status-port", "15090"), "statusPort 15090 is reserved for Envoy"),
         (None, ("--concurrency", "-2"), "concurrency -2 must be >= 0"),
         ('{"concurrency":"2"}', (), "PROXY_CONFIG: concurrency '2' is not an integer"),
+        (None, ("--drain-duration", HUGE), f"--drain-duration '{HUGE}' is longer than 24h"),
+        (None, ("--drain-duration", "soon"), "--drain-duration 'soon' is not a duration"),
     ],
 )
 def test_agent_refuses_to_start_with_a_clear_error(

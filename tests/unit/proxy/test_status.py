@@ -1,4 +1,5 @@
-"""The status server's admin paths: /drain and /quitquitquit act only on a POST from localhost."""
+"""The status server: /drain and /quitquitquit act only on a POST from localhost; a request that
+is not valid HTTP is a 400."""
 
 import asyncio
 
@@ -6,7 +7,7 @@ import pytest
 
 from webhooks.proxy.metrics import MetricsMerger
 from webhooks.proxy.probes import AppProber
-from webhooks.proxy.status import StatusRoutes
+from webhooks.proxy.status import StatusRoutes, serve
 
 
 def routes(calls: list[str]) -> StatusRoutes:
@@ -45,3 +46,48 @@ def test_anything_else_is_refused_and_does_nothing(
     calls: list[str] = []
     response = asyncio.run(routes(calls).handle(method, path, {}, peer))
     assert (response.status, calls) == (status, [])
+
+
+def test_a_malformed_request_target_is_a_400() -> None:
+    """urlsplit raises on `//[x`: an unclosed IPv6 literal where it expects a host."""
+    response = asyncio.run(routes([]).handle("GET", "//[x/healthz/ready", {}, "127.0.0.1"))
+    assert (response.status, response.body) == (400, b"malformed request target\n")
+
+
+async def _exchange(raw: bytes) -> bytes:
+    server = await serve(routes([]), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        response = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return response
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "answer"),
+    [
+        (b"GET /healthz/ready HTTP/1.1\r\nX-A: a\nb\r\n\r\n", b"malformed header line"),
+        (b"GET /healthz/ready HTTP/1.1\r\nX-A: a\rb\r\n\r\n", b"malformed header line"),
+        (b"GET /healthz/ready HTTP/1.1\r\nX-\xe9: 1\r\n\r\n", b"malformed header line"),
+        (b"GET /healthz/ready HTTP/1.1\r\nX A: 1\r\n\r\n", b"malformed header line"),
+        (b"GET /healthz/ready HTTP/1.1\r\nX-A : 1\r\n\r\n", b"malformed header line"),
+        (b"GET /healthz/ready HTTP/1.1\r\nno colon\r\n\r\n", b"malformed header line"),
+        (b"GET /stats/prometheus?\xe9 HTTP/1.1\r\n\r\n", b"malformed request target"),
+        (b"GET /healthz/ready\x01 HTTP/1.1\r\n\r\n", b"malformed request target"),
+    ],
+)
+def test_a_request_that_is_not_valid_http_is_a_400(raw: bytes, answer: bytes) -> None:
+    """Such a header could not be forwarded to the app (http.client refuses it): a 400, not a
+    500 with a traceback."""
+    response = asyncio.run(_exchange(raw))
+    assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response
+    assert response.endswith(answer + b"\n")
+
+
+def test_a_valid_request_is_still_served() -> None:
+    raw = b"GET /healthz/ready HTTP/1.1\r\nHost: x\r\nX-A:\t\xe9 b \r\n\r\n"
+    assert asyncio.run(_exchange(raw)).startswith(b"HTTP/1.1 200 OK\r\n")

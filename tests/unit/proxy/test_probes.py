@@ -1,0 +1,146 @@
+"""What the agent sends to the app: probe requests as the kubelet would send them, and requests
+http.client refuses counted as failed probes or scrapes, never a crash."""
+
+import asyncio
+import http.server
+import json
+import math
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from webhooks.proxy import metrics, probes
+from webhooks.proxy.metrics import MetricsMerger
+from webhooks.proxy.probes import AppProber
+
+
+@dataclass
+class Seen:
+    path: str = ""
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+
+@pytest.fixture
+def app() -> Iterator[tuple[int, Seen]]:
+    """An app on 127.0.0.1 answering 200, recording the last request as raw bytes."""
+    seen = Seen()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.path = self.path
+            # http.server decodes header bytes as latin-1: encoding back gives the raw bytes.
+            seen.headers = {k.lower(): v.encode("latin-1") for k, v in self.headers.items()}
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield server.server_address[1], seen
+    server.shutdown()
+    server.server_close()
+
+
+def _probe(port: int, **action: object) -> AppProber:
+    entry = {"/app-health/web/readyz": {"httpGet": {"port": port, **action}}}
+    return AppProber(probes.parse_probers(json.dumps(entry)), "127.0.0.1", "127.0.0.1")
+
+
+def _check(prober: AppProber, headers: dict[str, str] | None = None) -> probes.ProbeResult:
+    return asyncio.run(prober.check("/app-health/web/readyz", headers or {}))
+
+
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("/h\u00e9alth", "/h%C3%A9alth"),  # the kubelet (Go) percent-encodes non-ASCII as UTF-8
+        ("/a b", "/a%20b"),
+        ("/a%2Fb;p?x=1&y=%20", "/a%2Fb;p?x=1&y=%20"),  # escapes and punctuation are kept
+        ("/ready", "/ready"),
+    ],
+)
+def test_the_probe_path_is_sent_percent_encoded(
+    app: tuple[int, Seen], path: str, sent: str
+) -> None:
+    port, seen = app
+    assert _check(_probe(port, path=path)).status == 200
+    assert seen.path == sent
+
+
+def test_probe_header_values_are_sent_as_utf8(app: tuple[int, Seen]) -> None:
+    """As the kubelet sends them; a value outside latin-1 used to fail every probe."""
+    port, seen = app
+    prober = _probe(port, httpHeaders=[{"name": "X-Euro", "value": "\u20ac"}])
+    assert _check(prober).status == 200
+    assert seen.headers["x-euro"] == "\u20ac".encode()
+
+
+def test_forwarded_header_bytes_reach_the_app_unchanged(app: tuple[int, Seen]) -> None:
+    """The status server decodes the head as latin-1; the kubelet's bytes go out as they came."""
+    port, seen = app
+    assert _check(_probe(port), {"x-a": "caf\u00e9"}).status == 200
+    assert seen.headers["x-a"] == b"caf\xe9"
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "\u20ac"])
+def test_a_header_http_client_refuses_is_a_failed_probe(app: tuple[int, Seen], value: str) -> None:
+    """The status server refuses such headers; should one reach the prober, it is a 500 with
+    the reason, not an exception."""
+    port, _ = app
+    result = _check(_probe(port), {"x-a": value})
+    assert result.status == 500
+    assert result.body.startswith(b"probe failed: ")
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on (bound, so no one else takes it during the test)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("\u00e9", {}),  # not ASCII: http.client cannot send it
+        ("", {"x-prometheus-scrape-timeout-seconds": "1e300"}),  # overflows the socket timeout
+        ("", {"x-prometheus-scrape-timeout-seconds": "inf"}),
+        ("", {"x-prometheus-scrape-timeout-seconds": "nan"}),
+    ],
+)
+def test_a_scrape_that_cannot_be_sent_is_a_counted_failure(
+    closed_port: int, query: str, headers: dict[str, str]
+) -> None:
+    merger = MetricsMerger(envoy_port=closed_port, targets=())
+    body, _ = asyncio.run(merger.merged(query, headers))
+    assert 'mesh_agent_scrapes_total{source="envoy"} 1' in body.decode()
+    assert merger.failures["envoy"] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("2.5", 2.5),
+        (str(metrics.MAX_SCRAPE_TIMEOUT), metrics.MAX_SCRAPE_TIMEOUT),
+        ("1e300", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("inf", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("-inf", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("nan", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("0", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("-1", metrics.DEFAULT_SCRAPE_TIMEOUT),
+        ("soon", metrics.DEFAULT_SCRAPE_TIMEOUT),
+    ],
+)
+def test_the_scrape_timeout_header_is_used_only_when_sane(value: str, seconds: float) -> None:
+    timeout = metrics._timeout({"x-prometheus-scrape-timeout-seconds": value})
+    assert math.isfinite(timeout)
+    assert timeout == seconds
