@@ -60,6 +60,9 @@ def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
         except ValueError as error:
             raise proxy_config.ProxyConfigError(f"--drain-duration {error}") from None
     targets = env.get(mesh.PROMETHEUS_ANNOTATIONS_ENV, "")
+    shifted = [port + args.port_offset for port in (*mesh.RESERVED_PORTS, status_port)]
+    if not all(0 < port < 65536 for port in shifted):
+        raise ValueError(f"--port-offset {args.port_offset} moves a port outside 1-65535")
     return agent.AgentSettings(
         envoy_binary=args.envoy_binary,
         pod=bootstrap.read_pod_identity(env, args.podinfo_dir),

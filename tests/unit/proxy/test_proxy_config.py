@@ -162,6 +162,8 @@ def test_agent_settings_follow_proxy_config(
         ('{"concurrency":"2"}', (), "PROXY_CONFIG: concurrency '2' is not an integer"),
         (None, ("--drain-duration", HUGE), f"--drain-duration '{HUGE}' is longer than 24h"),
         (None, ("--drain-duration", "soon"), "--drain-duration 'soon' is not a duration"),
+        (None, ("--port-offset", "60000"), "--port-offset 60000 moves a port outside 1-65535"),
+        (None, ("--port-offset", "-15000"), "--port-offset -15000 moves a port outside"),
     ],
 )
 def test_agent_refuses_to_start_with_a_clear_error(
