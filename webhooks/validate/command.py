@@ -42,14 +42,29 @@ def _files(source: str) -> Iterator[tuple[str, str]]:
     path = Path(source)
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
-            yield str(child), child.read_text()
+            yield str(child), _read(child)
     else:
-        yield source, path.read_text()
+        yield source, _read(path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError as error:  # its message does not say which file
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def read_all(sources: list[str]) -> list[Any]:
-    """Every document of every source; OSError/YAMLError/UnicodeError mean unreadable input."""
-    return [doc for source in sources for _, text in _files(source) for doc in load_documents(text)]
+    """Every document of every source; OSError, YAMLError and ValueError mean unreadable input,
+    and each names the file."""
+    documents = []
+    for source in sources:
+        for name, text in _files(source):
+            try:
+                documents.extend(load_documents(text))
+            except yaml.YAMLError as error:
+                raise ValueError(f"{name}: {error}") from None
+    return documents
 
 
 def _label(document: Any, namespace: str) -> str:
@@ -82,7 +97,7 @@ def check(documents: list[Any], namespace: str, out: TextIO) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         documents = read_all(args.filename)
-    except (OSError, UnicodeError, yaml.YAMLError) as error:
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or bad YAML (read_all)
         print(f"error: cannot read input: {error}", file=sys.stderr)
         return 2
     return 1 if check(documents, args.namespace, sys.stdout) else 0

@@ -75,7 +75,18 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "deep.yaml").write_text("[" * 5000)
     deep = argparse.Namespace(filename=[str(tmp_path / "deep.yaml")], namespace="default")
     assert command.run(deep) == 2
-    assert capsys.readouterr().err == "error: cannot read input: YAML nested too deeply\n"
+    assert capsys.readouterr().err == (
+        f"error: cannot read input: {tmp_path / 'deep.yaml'}: YAML nested too deeply\n"
+    )
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.yaml").write_text("kind: Service\n")
+    (tmp_path / "dir" / "b.yaml").write_bytes(b"kind: \xff\n")
+    in_dir = argparse.Namespace(filename=[str(tmp_path / "dir")], namespace="default")
+    assert command.run(in_dir) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot read input: {tmp_path / 'dir' / 'b.yaml'}: not UTF-8 text "
+        "(invalid start byte at byte 6)\n"
+    )
 
 
 def test_integer_map_keys_from_yaml_become_strings() -> None:
