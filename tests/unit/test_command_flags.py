@@ -21,6 +21,7 @@ from webhooks import cli
         (["serve", "--serving-cert-validity", "99999999999999d"], "too long a duration"),
         (["serve", "--serving-cert-validity", "0d"], "must be longer than zero"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "0"], "from 1 to"),
+        (["agent", "wait", "--timeout", "nan"], "argument --timeout: must be a finite number"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "9" * 12], "from 1"),
     ],
 )

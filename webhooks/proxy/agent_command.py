@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from webhooks import mesh
+from webhooks import argtypes, mesh
 from webhooks.proxy import agent, bootstrap, metrics, probes, proxy_config
 
 
@@ -33,7 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--proxy-component-log-level", default=os.environ.get(mesh.PROXY_COMPONENT_LOG_LEVEL_ENV))
     add("--app-host", default="127.0.0.1", help="where the app's metrics are scraped")
     add("--probe-source-ip", default=mesh.INBOUND_PASSTHROUGH_IP)
-    add("--timeout", type=float, default=60.0, help="wait: give up after this many seconds")
+    add(
+        "--timeout",
+        type=argtypes.seconds,
+        default=60.0,
+        help="wait: give up after this many seconds",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
