@@ -13,6 +13,7 @@ map. go-yaml v2 does none of that. What it does resolve, and so do we:
 Everything else, timestamps included, stays a string.
 """
 
+import json
 import re
 from typing import Any
 
@@ -128,12 +129,13 @@ class KubeLoader(_Scanner, Parser, Composer, _Constructor, _Resolver):
         _Resolver.__init__(self)
 
 
-class NestedTooDeeply(yaml.YAMLError):
-    """PyYAML builds a document recursively, so one nested a few hundred levels deep would raise
-    RecursionError: it is refused as bad YAML instead."""
+class NestedTooDeeply(yaml.YAMLError, ValueError):
+    """PyYAML and json build a document recursively, so one nested a few hundred levels deep
+    would raise RecursionError. It is refused like any bad input instead: a YAMLError for the
+    YAML readers here, a ValueError for `load_json`, as their callers already expect."""
 
-    def __init__(self) -> None:
-        super().__init__("YAML nested too deeply")
+    def __init__(self, message: str = "YAML nested too deeply") -> None:
+        super().__init__(message)
 
 
 def load_all(text: str) -> list[Any]:
@@ -164,6 +166,15 @@ def _json_key(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     return key if isinstance(key, str) else str(key)
+
+
+def load_json(text: str | bytes) -> Any:
+    """json.loads for text from outside (annotations, env, Secrets, records of a previous
+    injection), with NestedTooDeeply (a ValueError) for a document too deep to decode."""
+    try:
+        return json.loads(text)
+    except RecursionError as error:  # json's own message: "maximum recursion depth exceeded..."
+        raise NestedTooDeeply(str(error)) from None
 
 
 def safe_load(text: str) -> Any:

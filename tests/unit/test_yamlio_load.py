@@ -127,3 +127,10 @@ def test_a_document_nested_too_deeply_is_bad_yaml_not_a_recursion_error(read: An
     with pytest.raises(yamlio.NestedTooDeeply, match="YAML nested too deeply"):
         read("a: " + "[" * 5000)
     assert read("a: " + "[" * 50 + "]" * 50) is not None  # real manifests are far shallower
+
+
+def test_json_nested_too_deeply_is_a_value_error_with_json_s_own_message() -> None:
+    with pytest.raises(ValueError, match=r"^maximum recursion depth exceeded") as raised:
+        yamlio.load_json("[" * 5000)
+    assert isinstance(raised.value, yamlio.NestedTooDeeply)
+    assert yamlio.load_json('{"a": [1]}') == {"a": [1]}

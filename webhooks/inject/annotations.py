@@ -4,13 +4,13 @@ A bad value raises AnnotationError, which names the annotation and the value; th
 it into allowed:false. Every setting falls back to the InjectConfig default.
 """
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import yaml
 
+from webhooks import yamlio
 from webhooks.inject import formats
 from webhooks.inject.config import INT32_MAX, InjectConfig
 
@@ -155,11 +155,11 @@ def _image(key: str, value: str) -> str:
 def _named_objects(key: str, value: str, field: str) -> tuple[dict[str, Any], ...]:
     """userVolume / userVolumeMount: a JSON object mapping a volume name to its spec."""
     try:
-        document = json.loads(value)
+        document = yamlio.load_json(value)
+    except yamlio.NestedTooDeeply:
+        raise AnnotationError(key, value, "nested too deeply") from None
     except ValueError as error:
         raise AnnotationError(key, value, f"not JSON: {error}") from None
-    except RecursionError:
-        raise AnnotationError(key, value, "nested too deeply") from None
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise AnnotationError(key, value, f"want a JSON object of volume name to {field}")
     return tuple({"name": name, **spec} for name, spec in document.items())
@@ -174,11 +174,11 @@ def _proxy_config(
     if value is None:
         return hold, concurrency, drain, ()
     try:
-        document = yaml.safe_load(value)
+        document = yamlio.safe_load(value)
+    except yamlio.NestedTooDeeply:
+        raise AnnotationError(PROXY_CONFIG, value, "nested too deeply") from None
     except yaml.YAMLError:
         raise AnnotationError(PROXY_CONFIG, value, "not YAML or JSON") from None
-    except RecursionError:
-        raise AnnotationError(PROXY_CONFIG, value, "nested too deeply") from None
     document = {} if document is None else document
     if not isinstance(document, dict):
         raise AnnotationError(PROXY_CONFIG, value, "want a ProxyConfig mapping")

@@ -1,11 +1,10 @@
 """Pod labels and annotations written by injection, including the sidecar.istio.io/status record."""
 
 import functools
-import json
 import re
 from typing import Any
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 from webhooks.admission import jsontext
 from webhooks.inject.patch import ANNOTATIONS, LABELS, PodEdit
 
@@ -74,8 +73,8 @@ def _status_json(
 def parse_status(value: str) -> dict[str, list[str]]:
     """The names a previous injection added; an unreadable record lists nothing."""
     try:
-        document = json.loads(value)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        document = yamlio.load_json(value)
+    except ValueError:
         return {}
     if not isinstance(document, dict):
         return {}

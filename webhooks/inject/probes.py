@@ -5,11 +5,10 @@ Unlike Istio, a probe is left alone when the kubelet can reach the app without E
 (its port is not captured), when it names a `host`, and when its named port does not exist.
 """
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 from webhooks.admission import jsontext
 from webhooks.inject.patch import PodEdit
 
@@ -171,8 +170,8 @@ def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def restore(containers: Iterable[dict[str, Any]], encoded: str) -> None:
     """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS."""
     try:
-        probers = json.loads(encoded)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        probers = yamlio.load_json(encoded)
+    except ValueError:
         return
     if not isinstance(probers, dict):
         return

@@ -2,11 +2,10 @@
 agent, and Prometheus is pointed at the agent's merged endpoint instead."""
 
 import functools
-import json
 import re
 from typing import Any
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 from webhooks.admission import jsontext
 from webhooks.inject import formats
 from webhooks.inject.annotations import AnnotationError
@@ -103,8 +102,8 @@ def restore(annotations: dict[str, str], encoded: str | None, status_port: int) 
     for key in (key for keys in _find(annotations).values() for key in keys):
         del annotations[key]
     try:
-        config = json.loads(encoded) if encoded else {}
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        config = yamlio.load_json(encoded) if encoded else {}
+    except ValueError:
         return
     if not isinstance(config, dict):
         return

@@ -6,14 +6,13 @@ counted and skipped; the response is still served.
 
 import asyncio
 import http.client
-import json
 import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,8 @@ def parse_targets(text: str, status_port: int = mesh.STATUS_PORT) -> tuple[Targe
     if not text.strip():
         return ()
     try:
-        config = json.loads(text)
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        config = yamlio.load_json(text)
+    except ValueError as error:
         raise ScrapeConfigError(f"{mesh.PROMETHEUS_ANNOTATIONS_ENV} is not JSON: {error}") from None
     if not isinstance(config, dict) or str(config.get("scrape", "")).lower() == "false":
         return ()

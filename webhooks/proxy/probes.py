@@ -7,7 +7,6 @@ app sees the probe directly, as without a sidecar.
 
 import asyncio
 import http.client
-import json
 import logging
 import math
 import re
@@ -18,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ def parse_probers(text: str) -> dict[str, AppProbe]:
     if not text.strip():
         return {}
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        document = yamlio.load_json(text)
+    except ValueError as error:
         raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise ProbeConfigError(f"{mesh.APP_PROBERS_ENV} must be a JSON object of path -> probe")

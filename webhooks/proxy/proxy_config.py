@@ -4,13 +4,12 @@ Only the fields the static sidecar uses are read; Istio's other ProxyConfig fiel
 A value that cannot be used is refused at start with a message naming the field.
 """
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 
 # Istio's meaning: unset runs 2 workers; 0 lets Envoy pick (one worker per hardware thread).
 DEFAULT_CONCURRENCY = 2
@@ -75,8 +74,8 @@ def check_concurrency(workers: int) -> int:
 def parse(text: str) -> ProxyConfig:
     """The settings in `text` (PROXY_CONFIG's value); empty means all defaults."""
     try:
-        document = json.loads(text or "{}")
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        document = yamlio.load_json(text or "{}")
+    except ValueError as error:
         raise ProxyConfigError(f"{mesh.PROXY_CONFIG_ENV} is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise ProxyConfigError(f"{mesh.PROXY_CONFIG_ENV} must be a JSON object")

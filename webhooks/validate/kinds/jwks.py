@@ -5,6 +5,8 @@ import json
 from base64 import b64decode
 from typing import Any
 
+from webhooks import yamlio
+
 # The members each key type must carry to be a usable key (RFC 7518 §6).
 _REQUIRED = {
     "RSA": ("n", "e"),
@@ -28,8 +30,8 @@ def private_key_indexes(text: str) -> list[int]:
     Raises JWKSError when the JWK library would refuse the document.
     """
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        document = yamlio.load_json(text)
+    except ValueError as error:
         raise JWKSError(f"failed to unmarshal JSON: {error}") from None
     if not isinstance(document, dict):
         raise JWKSError("failed to unmarshal JSON: expected an object")
