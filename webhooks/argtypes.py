@@ -1,9 +1,11 @@
-"""argparse types for the commands' numeric flags. A bad value gets argparse's one-line error
-(`argument --port: not a port (1-65535): '99999'`) and exit 2, never a traceback or, as with a
-plain int, a value the kernel quietly wraps (port 99999 would listen on 34463)."""
+"""argparse types for the commands' numeric and duration flags. A bad value gets argparse's
+one-line error (`argument --port: not a port (1-65535): '99999'`) and exit 2, never a traceback
+or, as with a plain int, a value the kernel quietly wraps (port 99999 would listen on 34463)."""
 
 import argparse
+import datetime
 import math
+import re
 
 
 def _integer(text: str) -> int:
@@ -45,4 +47,22 @@ def days(text: str) -> int:
     value = _integer(text)
     if not 1 <= value <= 36_500:
         raise argparse.ArgumentTypeError(f"not a number of days from 1 to 36500: {text!r}")
+    return value
+
+
+_VALIDITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")  # ASCII digits, as everywhere above
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def validity(text: str) -> datetime.timedelta:
+    """A certificate lifetime: `30d`, `12h`, `90m`, `45s`; above zero and within timedelta."""
+    match = _VALIDITY.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m or 45s: {text!r}")
+    try:
+        value = datetime.timedelta(**{_UNITS[match[2]]: float(match[1])})
+    except OverflowError:  # past timedelta's 999,999,999 days
+        raise argparse.ArgumentTypeError(f"too long a duration: {text!r}") from None
+    if not value:
+        raise argparse.ArgumentTypeError(f"must be longer than zero: {text!r}")
     return value

@@ -20,6 +20,7 @@ from webhooks import cli
         (["serve", "--local", "--max-body-bytes", "-5"], "argument --max-body-bytes: not a whole"),
         (["serve", "--serving-cert-validity", "99999999999999d"], "too long a duration"),
         (["serve", "--serving-cert-validity", "0d"], "must be longer than zero"),
+        (["serve", "--serving-cert-validity", "\u0663d"], "not a duration like 30d"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "0"], "from 1 to"),
         (["agent", "wait", "--timeout", "nan"], "argument --timeout: must be a finite number"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "9" * 12], "from 1"),

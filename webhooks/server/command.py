@@ -2,10 +2,8 @@
 
 import argparse
 import dataclasses
-import datetime
 import logging
 import os
-import re
 from pathlib import Path
 
 from webhooks import argtypes, kube
@@ -18,22 +16,6 @@ from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
 logger = logging.getLogger(__name__)
 
 CERT_MODES = ("self", "cert-manager", "external")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def duration(text: str) -> datetime.timedelta:
-    """`30d`, `12h`, `90m`, `45s`."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m or 45s: {text!r}")
-    try:
-        value = datetime.timedelta(**{_UNITS[match[2]]: float(match[1])})
-    except OverflowError:  # past timedelta's 999,999,999 days
-        raise argparse.ArgumentTypeError(f"too long a duration: {text!r}") from None
-    if not value:
-        raise argparse.ArgumentTypeError(f"must be longer than zero: {text!r}")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +75,7 @@ def _configure_cluster(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="another DNS name or IP for the serving certificate (e.g. 127.0.0.1 for url mode)",
     )
-    cluster.add_argument("--serving-cert-validity", type=duration, default="30d")
+    cluster.add_argument("--serving-cert-validity", type=argtypes.validity, default="30d")
     cluster.add_argument("--ca-check-seconds", type=argtypes.seconds, default=60.0)
     cluster.add_argument("--serving-cert-check-seconds", type=argtypes.seconds, default=60.0)
     cluster.add_argument("--cabundle-poll-seconds", type=argtypes.seconds, default=5.0)
