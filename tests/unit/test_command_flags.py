@@ -29,8 +29,9 @@ from webhooks import cli
 def test_bad_numbers_are_refused_by_argparse(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Parsing only: were a check lost, `serve --local` would start a server rather than fail.
     with pytest.raises(SystemExit) as exited:
-        cli.main(argv)
+        cli.build_parser(argv).parse_args(argv)
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert message in err
