@@ -120,8 +120,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def bench_server() -> Iterator[Server]:
-    """The real server (real handlers, TLS, uvloop) plus /noop, in a child process."""
+def bench_server(source: Path | None = None) -> Iterator[Server]:
+    """The real server (real handlers, TLS, uvloop) plus /noop, in a child process; `source`: a
+    checkout to run the server from instead of this one (see bench/ab.py)."""
     from tests import servers
     from webhooks.certs import issuing
 
@@ -131,7 +132,9 @@ def bench_server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = servers.write_pair(Path(tmp), pair)
         command = [sys.executable, "-m", "bench.harness", "serve", str(port), str(cert), str(key)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 20
             while True:
@@ -148,7 +151,7 @@ def bench_server() -> Iterator[Server]:
             process.wait(timeout=15)
 
 
-def _mean_microseconds(before: Totals, after: Totals, key: tuple[str, str]) -> float:
+def mean_microseconds(before: Totals, after: Totals, key: tuple[str, str]) -> float:
     (total_before, count_before), (total, count) = before.get(key, (0.0, 0.0)), after[key]
     return 1e6 * (total - total_before) / max(count - count_before, 1)
 
@@ -187,11 +190,11 @@ def compare(
         f"cost ratio {path} / floor (time per request): {cost_ratio:.2f}x"
         f"   p50 ratio: {best.p50_ms / best_floor.p50_ms:.2f}x",
         f"inside the server, body read to response built (mean over the rounds): /noop "
-        f"{_mean_microseconds(before, after, (ENDPOINT_TIME, '/noop')):.0f} us, {path} "
-        f"{_mean_microseconds(before, after, (ENDPOINT_TIME, path)):.0f} us",
+        f"{mean_microseconds(before, after, (ENDPOINT_TIME, '/noop')):.0f} us, {path} "
+        f"{mean_microseconds(before, after, (ENDPOINT_TIME, path)):.0f} us",
     ]
     if handler_time:
-        handler = _mean_microseconds(before, after, (handler_time, ""))
+        handler = mean_microseconds(before, after, (handler_time, ""))
         lines[-1] += f", of which its handler {handler:.0f} us"
     return "\n".join(lines)
 
