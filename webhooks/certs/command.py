@@ -6,6 +6,7 @@ import datetime
 import os
 import socket
 import ssl
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -200,7 +201,7 @@ def check(args: argparse.Namespace) -> int:
     try:
         client = kube.Kube(kube.connect(args.kubeconfig))
     except kube.KubeError as error:
-        print(f"cannot check: {error.message}")
+        print(f"cannot check: {error.message}", file=sys.stderr)
         return 1
     try:
         secrets = _Secrets(client)
@@ -213,7 +214,7 @@ def check(args: argparse.Namespace) -> int:
         print(problem)
         return 1
     except kube.KubeError as error:
-        print(f"cannot check: {error.message}")
+        print(f"cannot check: {error.message}", file=sys.stderr)
         return 1
     finally:
         client.close()

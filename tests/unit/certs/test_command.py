@@ -148,5 +148,7 @@ def test_check_says_what_is_missing_in_one_line(
     broken = tmp_path / "broken"
     broken.write_text(": : not yaml [")
     assert cli.main(["certs", "check", "--kubeconfig", str(broken)]) == 1
-    [line] = capsys.readouterr().out.splitlines()
+    output = capsys.readouterr()  # an error, not a finding: on stderr, stdout stays empty
+    [line] = output.err.splitlines()
     assert line.startswith(f"cannot check: cannot load Kubernetes credentials from {broken}: ")
+    assert output.out == ""
