@@ -10,7 +10,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 from webhooks import mesh
 from webhooks.proxy.metrics import MetricsMerger
@@ -43,15 +42,12 @@ class StatusRoutes:
     async def handle(
         self, method: str, target: str, headers: dict[str, str], peer: str
     ) -> Response:
-        try:
-            url = urlsplit(target)
-        except ValueError:  # `//[x/...`: an unclosed IPv6 literal where urlsplit sees a host
-            return Response(400, b"malformed request target\n")
-        path = url.path
+        # Origin form: a path and a query. Not urlsplit, which reads `//host/...` as a host.
+        path, _, query = target.partition("?")
         if path == "/healthz/ready":
             return await self._ready()
         if path in (mesh.PROMETHEUS_MERGED_PATH, "/metrics"):
-            body, content_type = await self.merger.merged(url.query, headers)
+            body, content_type = await self.merger.merged(query, headers)
             return Response(200, body, content_type)
         if path.startswith(("/app-health/", "/app-lifecycle/")):
             result = await self.prober.check(path, headers)

@@ -48,10 +48,12 @@ def test_anything_else_is_refused_and_does_nothing(
     assert (response.status, calls) == (status, [])
 
 
-def test_a_malformed_request_target_is_a_400() -> None:
-    """urlsplit raises on `//[x`: an unclosed IPv6 literal where it expects a host."""
-    response = asyncio.run(routes([]).handle("GET", "//[x/healthz/ready", {}, "127.0.0.1"))
-    assert (response.status, response.body) == (400, b"malformed request target\n")
+@pytest.mark.parametrize("target", ["//x/healthz/ready", "//[x/healthz/ready", "//127.0.0.1/drain"])
+def test_a_target_starting_with_two_slashes_is_a_path_not_a_host(target: str) -> None:
+    """An origin-form target is a path: `//x/healthz/ready` is not /healthz/ready on host x."""
+    calls: list[str] = []
+    response = asyncio.run(routes(calls).handle("POST", target, {}, "127.0.0.1"))
+    assert (response.status, calls) == (404, [])
 
 
 async def _exchange(raw: bytes) -> bytes:
