@@ -179,12 +179,18 @@ def _describe(error: pydantic.ValidationError) -> str:
     )
 
 
-def parse_config(text: str, source: str = "<config>") -> InjectConfig:
+def parse_config(
+    text: str, source: str = "<config>", empty_is_default: bool = True
+) -> InjectConfig:
+    """`empty_is_default`: whether a file with no document in it (empty, or only comments) means
+    every default, or is refused."""
     try:
         document = yamlio.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
     if document is None:
+        if not empty_is_default:
+            raise ConfigError(f"{source}: empty (write {{}} for every default)")
         document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: must be a YAML mapping, got {type(document).__name__}")
@@ -235,7 +241,9 @@ class ConfigStore:
             return False
         self._digest = digest
         try:
-            self.current = parse_config(text, str(self.path))
+            # A file that turns empty is more likely caught mid-write than meant to reset every
+            # setting (policy, images, revision) at once: `{}` says the latter.
+            self.current = parse_config(text, str(self.path), empty_is_default=False)
         except ConfigError as error:
             logger.error(
                 "new injection config refused, keeping the previous one",

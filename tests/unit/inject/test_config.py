@@ -197,6 +197,25 @@ def test_the_store_swaps_in_a_valid_change_and_keeps_the_last_good_one(
     assert store.get().revision == "two"
 
 
+def test_a_file_that_turns_empty_keeps_the_config_and_an_empty_map_resets_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("")  # at start there is nothing to keep: empty means every default
+    assert ConfigStore(path).get() == InjectConfig()
+    path.write_text("revision: one\npolicy: disabled\n")
+    store = ConfigStore(path)
+    for empty in ("", "# nothing yet\n"):
+        path.write_text(empty)
+        with caplog.at_level(logging.ERROR):
+            assert store.reload() is False
+        assert (store.get().revision, store.get().policy) == ("one", "disabled")
+        assert caplog.records[-1].error == f"{path}: empty (write {{}} for every default)"
+    path.write_text("{}\n")
+    assert store.reload() is True
+    assert store.get() == InjectConfig()
+
+
 def test_the_store_refuses_to_start_from_an_invalid_file(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("policy: never\n")
