@@ -12,8 +12,9 @@ _CRONJOB_JOB = re.compile(r"^(.+)-[0-9]{8,10}$")
 
 
 def workload_name(metadata: dict[str, Any]) -> str:
-    """The owning workload's name, with Istio's heuristics (ReplicaSet -> Deployment, Job ->
-    CronJob). Pods created directly are their own workload."""
+    """The owning workload's name, with Istio's heuristics (ReplicaSet -> Deployment or Argo
+    Rollout, ReplicationController -> OpenShift DeploymentConfig, Job -> CronJob). Pods created
+    directly are their own workload."""
     name = str(metadata.get("name") or "")
     references, owner = metadata.get("ownerReferences"), None
     for reference in references if isinstance(references, list) else ():
@@ -23,9 +24,14 @@ def workload_name(metadata: dict[str, Any]) -> str:
     if not metadata.get("generateName") or owner is None:
         return name or str(metadata.get("generateName") or "").rstrip("-")
     kind, owner_name = owner.get("kind"), str(owner.get("name") or "")
-    template_hash = (metadata.get("labels") or {}).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and owner_name.endswith(f"-{template_hash}"):
-        return owner_name[: -len(template_hash) - 1]
+    labels = metadata.get("labels") or {}
+    if kind == "ReplicaSet":  # of a Deployment, else of an Argo Rollout
+        for hash_label in ("pod-template-hash", "rollouts-pod-template-hash"):
+            template_hash = labels.get(hash_label)
+            if template_hash and owner_name.endswith(f"-{template_hash}"):
+                return owner_name[: -len(template_hash) - 1]
+    if kind == "ReplicationController" and labels.get("deploymentconfig"):
+        return str(labels["deploymentconfig"])  # an OpenShift DeploymentConfig's
     if kind == "Job" and (match := _CRONJOB_JOB.match(owner_name)):
         return match.group(1)
     return owner_name
