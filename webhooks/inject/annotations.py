@@ -81,6 +81,7 @@ class Settings:
 
     native: bool
     proxy_image: str
+    init_image: str  # the proxyImage annotation sets both, as in Istio
     status_port: int
     interception_mode: str
     include_outbound_ip_ranges: str
@@ -270,6 +271,7 @@ def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native
     return Settings(
         native=get(NATIVE_SIDECAR, parse_bool, native),
         proxy_image=get(PROXY_IMAGE, _image, config.proxy_image),
+        init_image=get(PROXY_IMAGE, _image, config.init_image),
         status_port=get(STATUS_PORT, _status_port, config.status_port),
         interception_mode=get(INTERCEPTION_MODE, _mode, traffic.interception_mode),
         include_outbound_ip_ranges=get(

@@ -101,7 +101,7 @@ def _resources(settings: Settings) -> dict[str, Any]:
 def init_container(config: InjectConfig, settings: Settings) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": mesh.INIT_CONTAINER,
-        "image": config.init_image,
+        "image": settings.init_image,
         "command": list(config.init_command),
         "args": iptables_args(settings),
         "resources": _resources(settings),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.inject.factories import pod, proxy_container as proxy, request
+from tests.unit.inject.factories import every_container, pod, proxy_container as proxy, request
 from webhooks import mesh
 from webhooks.inject.annotations import (
     PROXY_CONFIG,
@@ -44,7 +44,11 @@ def env(result: Pod, name: str) -> str | None:
 
 PROBED = {"containers": [{"name": "a", "image": "x", "readinessProbe": {"httpGet": {"port": 80}}}]}
 CHECKS: list[tuple[str, str, Callable[[Pod], bool]]] = [
-    ("sidecar.istio.io/proxyImage", "my/proxy:2", lambda p: proxy(p)["image"] == "my/proxy:2"),
+    (  # both containers run the proxy image: istio-init too, as in Istio
+        "sidecar.istio.io/proxyImage",
+        "my/proxy:2",
+        lambda p: [c["image"] for c in every_container(p)] == ["my/proxy:2", "nginx", "my/proxy:2"],
+    ),
     (
         "sidecar.istio.io/proxyCPU",
         "300m",
