@@ -342,6 +342,29 @@ def test_agent_wait_returns_when_ready_and_fails_after_timeout(sidecar: RunningA
     assert b"proxy not ready after 1s" in unready.stderr
 
 
+def test_agent_drain_starts_the_drain_that_sigterm_then_only_finishes(tmp_path: Path) -> None:
+    """A native sidecar's preStop hook: `agent drain` fails health and drains Envoy at once; the
+    SIGTERM that follows once the app has exited waits only what is left of the drain time."""
+    drain = [sys.executable, "-m", "webhooks", "agent", "drain", "--port-offset"]
+    with running_agent(tmp_path, pod_env({}), drain="2s") as agent:
+        agent.wait_ready()
+        started = subprocess.run([*drain, str(agent.offset)], cwd=ROOT, capture_output=True)
+        assert started.returncode == 0, started.stderr
+        assert agent.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 503
+        assert agent.process.poll() is None  # draining, still running
+        time.sleep(2.2)  # the app shutting down meanwhile
+        signalled = time.monotonic()
+        agent.process.terminate()
+        assert agent.process.wait(timeout=10) == 0
+        elapsed = time.monotonic() - signalled
+    assert elapsed < 1.5, elapsed  # not another 2 s
+    assert "/drain_listeners?inboundonly&graceful" in agent.logs()
+    absent = subprocess.run([*drain, str(agent.offset)], cwd=ROOT, capture_output=True)
+    assert absent.returncode == 1
+    assert b"mesh-webhooks agent drain: cannot start the drain (http://127.0.0.1:" in absent.stderr
+    assert len(absent.stderr.splitlines()) == 1
+
+
 def _child_pids(pid: int) -> list[int]:
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

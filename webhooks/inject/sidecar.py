@@ -14,6 +14,7 @@ from webhooks.inject.probes import IsCaptured
 # Ports never captured inbound: Envoy's metrics and health listeners (the status port is added).
 ALWAYS_EXCLUDED_INBOUND = (mesh.ENVOY_PROMETHEUS_PORT, mesh.HEALTH_PORT)
 AGENT_WAIT = ("wait",)  # `mesh-webhooks agent wait`: the holdApplicationUntilProxyStarts hook
+AGENT_DRAIN = ("drain",)  # `mesh-webhooks agent drain`: a native sidecar's preStop hook
 
 
 def excluded_inbound_ports(settings: Settings) -> tuple[int, ...]:
@@ -212,6 +213,11 @@ def proxy_container(config: InjectConfig, settings: Settings) -> dict[str, Any]:
         container["imagePullPolicy"] = config.image_pull_policy
     if settings.native:
         container["restartPolicy"] = "Always"
+        # The kubelet stops a native sidecar only after the app containers have exited, but
+        # runs its preStop hook as soon as the pod starts terminating: as in Istio, that is
+        # when Envoy starts draining, alongside the app rather than after it.
+        drain = [*config.proxy_command, *AGENT_DRAIN]
+        container["lifecycle"] = {"preStop": {"exec": {"command": drain}}}
     elif settings.hold_application:
         wait = [*config.proxy_command, *AGENT_WAIT]
         container["lifecycle"] = {"postStart": {"exec": {"command": wait}}}

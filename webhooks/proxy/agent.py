@@ -56,6 +56,7 @@ class Agent:
         self.admin = EnvoyAdmin(settings.port(mesh.ENVOY_ADMIN_PORT))
         self.envoy: EnvoyProcess | None = None
         self.draining = False
+        self._drain_began = 0.0  # time.monotonic() of the first drain
         self.stopping = False
         self._ready_once = False
         self._stop_task: asyncio.Task[None] | None = None
@@ -133,7 +134,8 @@ class Agent:
 
     async def drain(self) -> None:
         """Fail health checks and close inbound listeners gracefully; Envoy keeps running."""
-        self.draining = True
+        if not self.draining:
+            self.draining, self._drain_began = True, time.monotonic()
         await self.admin.post(["/healthcheck/fail", "/drain_listeners?inboundonly&graceful"])
 
     def _on_signal(self, name: str) -> None:
@@ -149,8 +151,11 @@ class Agent:
     async def _stop(self, drain: bool) -> None:
         if drain:
             await self.drain()
-            logger.info("draining", extra={"seconds": self.settings.drain_seconds})
-            await asyncio.sleep(self.settings.drain_seconds)
+            # A drain that began earlier (a native sidecar's preStop hook, `agent drain`) counts:
+            # the sidecar is stopped only after its app containers, so it has drained meanwhile.
+            left = self._drain_began + self.settings.drain_seconds - time.monotonic()
+            logger.info("draining", extra={"seconds": round(max(left, 0.0), 3)})
+            await asyncio.sleep(max(left, 0.0))
         assert self.envoy is not None
         await self.envoy.stop()
 
@@ -169,6 +174,15 @@ def run_agent(settings: AgentSettings) -> int:
     except OSError as error:  # status port taken, Envoy binary missing, workdir read-only
         logger.error("agent could not start", extra={"error": str(error)})
         return 1
+
+
+def request_drain(port: int, timeout: float = 10.0) -> None:
+    """Ask the agent on 127.0.0.1:`port` (its status port) to start draining; the preStop hook
+    of a native sidecar. Raises OSError or http.client.HTTPException if it cannot."""
+    status_code, body = http_request("127.0.0.1", port, "POST", "/drain", timeout)
+    if status_code != 200:
+        reason = body.decode("utf-8", "replace").strip()
+        raise http.client.HTTPException(f"HTTP {status_code}: {reason}")
 
 
 def wait_until_ready(port: int, timeout: float, interval: float = 0.5) -> bool:

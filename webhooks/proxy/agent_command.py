@@ -1,10 +1,12 @@
-"""`mesh-webhooks agent [wait]`: the sidecar's entrypoint, and its postStart readiness wait.
+"""`mesh-webhooks agent [wait|drain]`: the sidecar's entrypoint, its postStart readiness wait
+(holdApplicationUntilProxyStarts) and its preStop drain (native sidecars).
 
 Every input has a flag whose default comes from the pod (env set by the injector, mounted files),
 so the same agent runs in a pod and in tests pointed at temp dirs and shifted ports.
 """
 
 import argparse
+import http.client
 import os
 import shutil
 import sys
@@ -16,7 +18,13 @@ from webhooks.proxy import agent, bootstrap, metrics, probes, proxy_config
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("action", nargs="?", choices=["run", "wait"], default="run", help="wait: until ready")
+    add(
+        "action",
+        nargs="?",
+        choices=["run", "wait", "drain"],
+        default="run",
+        help="wait: until the proxy is ready; drain: ask the running agent to start draining",
+    )
     add(
         "--envoy-binary", default=os.environ.get("ENVOY_BINARY") or shutil.which("envoy") or "envoy"
     )
@@ -44,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "wait":
         return _wait(args)
+    if args.action == "drain":
+        return _drain(args)
     try:
         settings = settings_from(args)
     except (ValueError, OSError) as error:
@@ -89,6 +99,25 @@ def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
 
 def _override(flag: int | None, configured: int) -> int:
     return configured if flag is None else flag
+
+
+def _drain(args: argparse.Namespace) -> int:
+    try:
+        config = proxy_config.parse(os.environ.get(mesh.PROXY_CONFIG_ENV, ""))
+        status_port = _override(args.status_port, config.status_port)
+        port = proxy_config.check_status_port(status_port) + args.port_offset
+        if not 0 < port < 65536:
+            raise ValueError(f"--port-offset {args.port_offset} moves a port outside 1-65535")
+    except ValueError as error:
+        sys.stderr.write(f"mesh-webhooks agent drain: {error}\n")
+        return 2
+    try:
+        agent.request_drain(port)
+    except (OSError, http.client.HTTPException) as error:
+        url = f"http://127.0.0.1:{port}/drain"
+        sys.stderr.write(f"mesh-webhooks agent drain: cannot start the drain ({url}): {error}\n")
+        return 1
+    return 0
 
 
 def _wait(args: argparse.Namespace) -> int:

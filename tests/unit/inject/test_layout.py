@@ -68,3 +68,21 @@ def test_a_status_record_listing_nothing_is_refused_not_doubled() -> None:
     once["metadata"]["annotations"][mesh.STATUS_ANNOTATION] = "{}"
     with pytest.raises(InjectionError, match="does not list"):
         inject_pod(once, InjectConfig(), native=False)
+
+
+@pytest.mark.parametrize(
+    ("native", "hold", "lifecycle"),
+    [
+        # Native: the kubelet runs the preStop hook when the pod starts terminating, long before
+        # it stops the sidecar (after the app), so Envoy drains alongside the app.
+        (True, False, {"preStop": {"exec": {"command": ["mesh-webhooks", "agent", "drain"]}}}),
+        (True, True, {"preStop": {"exec": {"command": ["mesh-webhooks", "agent", "drain"]}}}),
+        # Classic: SIGTERM reaches every container at once and drains; hold waits at start.
+        (False, False, None),
+        (False, True, {"postStart": {"exec": {"command": ["mesh-webhooks", "agent", "wait"]}}}),
+    ],
+)
+def test_the_proxys_lifecycle_hooks(native: bool, hold: bool, lifecycle: Any) -> None:
+    config = json.dumps({"holdApplicationUntilProxyStarts": hold})
+    result = inject_pod(pod({}, {"proxy.istio.io/config": config}), InjectConfig(), native).pod
+    assert proxy_container(result).get("lifecycle") == lifecycle

@@ -219,3 +219,28 @@ def test_agent_reports_malformed_input_in_one_line_and_exits_2(
     assert code == 2
     assert err.startswith(f"mesh-webhooks agent: {message}"), err
     assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--status-port", "15000"], {}, "statusPort 15000 is reserved for Envoy"),
+        ([], {"PROXY_CONFIG": "{"}, "PROXY_CONFIG is not JSON"),
+        (["--port-offset", "60000"], {}, "--port-offset 60000 moves a port outside 1-65535"),
+    ],
+)
+def test_agent_drain_reports_a_bad_status_port_in_one_line_and_exits_2(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("PROXY_CONFIG", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["agent", "drain", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mesh-webhooks agent drain: "), err
+    assert message in err, err
+    assert err.count("\n") == 1, err
