@@ -105,6 +105,7 @@ class Settings:
     user_volumes: tuple[dict[str, Any], ...]
     user_volume_mounts: tuple[dict[str, Any], ...]
     ignored_proxy_config: tuple[str, ...]
+    ignored_annotations: tuple[str, ...]  # of UNSUPPORTED_ANNOTATIONS, in the pod's order
 
 
 def parse_bool(key: str, value: str) -> bool:
@@ -238,6 +239,22 @@ SETTING_ANNOTATIONS = frozenset(
         EXCLUDE_OUTBOUND_PORTS, EXCLUDE_INTERFACES,
     }
 )  # fmt: skip
+# Istio annotations that change what Istio injects but that this injector does not implement:
+# the pod is injected without them, and the response warns (rather than a silent difference).
+UNSUPPORTED_ANNOTATIONS = frozenset(
+    {
+        "inject.istio.io/templates",  # Istio's gateway and custom injection templates
+        "proxy.istio.io/overrides",  # Istio's record of a user's istio-proxy overrides
+        "sidecar.istio.io/bootstrapOverride",
+        "sidecar.istio.io/proxyImageType",
+        "sidecar.istio.io/agentLogLevel",
+        "sidecar.istio.io/capNetBindService",
+        "sidecar.istio.io/enableCoreDump",
+        "traffic.sidecar.istio.io/kubevirtInterfaces",
+        "istio.io/reroute-virtual-interfaces",
+    }
+)
+_NOT_SHARED = SETTING_ANNOTATIONS | UNSUPPORTED_ANNOTATIONS
 # The settings of pods without any of those annotations, per layout, for the config in force
 # (compared by identity: a reload brings a new config object).
 _defaults: dict[bool, tuple[InjectConfig, Settings]] = {}
@@ -246,7 +263,7 @@ _defaults: dict[bool, tuple[InjectConfig, Settings]] = {}
 def parse_settings(annotations: Mapping[str, str], config: InjectConfig, native: bool) -> Settings:
     """`native` is the cluster-wide layout; the nativeSidecar annotation overrides it. Most pods
     set none of the annotations, and they share one Settings per config: treat it as read-only."""
-    if not annotations.keys().isdisjoint(SETTING_ANNOTATIONS):
+    if not annotations.keys().isdisjoint(_NOT_SHARED):
         return _parse_settings(annotations, config, native)
     return shared_defaults(config, native)
 
@@ -307,4 +324,5 @@ def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native
         user_volumes=get(USER_VOLUME, _user_volumes, ()),
         user_volume_mounts=get(USER_VOLUME_MOUNT, _user_mounts, ()),
         ignored_proxy_config=ignored,
+        ignored_annotations=tuple(key for key in annotations if key in UNSUPPORTED_ANNOTATIONS),
     )

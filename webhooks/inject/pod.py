@@ -207,10 +207,19 @@ def inject_pod(
     # `strip` undid the previous injection outside the record, so a re-injection (a rare path:
     # reinvocation, or a pod injected offline) is diffed; unchanged, its patch is empty.
     patch = make_patch(pod, injected) if reinjection else edit.operations
-    warnings: tuple[str, ...] = ()
-    if settings.ignored_proxy_config:
-        warnings = (
-            f"proxy.istio.io/config fields not supported by mesh-webhooks are ignored: "
-            f"{', '.join(settings.ignored_proxy_config)}",
+    return Injection(injected, patch, settings, _warnings(settings))
+
+
+def _warnings(settings: Settings) -> tuple[str, ...]:
+    warnings = []
+    if settings.ignored_annotations:
+        warnings.append(
+            f"annotations not supported by mesh-webhooks are ignored: "
+            f"{', '.join(settings.ignored_annotations)}"
         )
-    return Injection(injected, patch, settings, warnings)
+    if settings.ignored_proxy_config:
+        warnings.append(
+            f"proxy.istio.io/config fields not supported by mesh-webhooks are ignored: "
+            f"{', '.join(settings.ignored_proxy_config)}"
+        )
+    return tuple(warnings)

@@ -360,3 +360,20 @@ def test_no_shape_of_an_injected_pod_makes_reinjection_fail(
     assert _refused_or_allowed(response)
     if not changes:
         assert response.allowed
+
+
+def test_istio_features_not_implemented_are_named_in_warnings_and_the_pod_injected() -> None:
+    annotations = {
+        "sidecar.istio.io/bootstrapOverride": "my-bootstrap",
+        "app.example/owner": "team-a",
+        "inject.istio.io/templates": "gateway",
+        "proxy.istio.io/config": '{"concurrency": 1, "tracing": {}}',
+    }
+    response = make_handler(default)(request(pod({}, annotations)))
+    assert response.patch is not None
+    assert response.warnings == [
+        "annotations not supported by mesh-webhooks are ignored: "
+        "sidecar.istio.io/bootstrapOverride, inject.istio.io/templates",
+        "proxy.istio.io/config fields not supported by mesh-webhooks are ignored: tracing",
+    ]
+    assert make_handler(default)(request(pod({}, {"app.example/owner": "a"}))).warnings is None
