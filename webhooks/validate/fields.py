@@ -12,7 +12,11 @@ import re2
 MAX_REGEX_BYTES = 1024
 RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
 
-_DNS1123_LABEL = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
+# Istio's labels.IsWildcardDNS1123Label: `*`, or a DNS-1123 label after an optional `*` or `*-`.
+_WILDCARD_LABEL = re.compile(r"\*|(?:\*-?)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
+# Go's strconv.Atoi syntax; the value must also fit in an int64.
+_GO_INTEGER = re.compile(r"[+-]?[0-9]+")
 _K8S_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -70,7 +74,7 @@ def is_cidr(text: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def is_dns1123_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1123_LABEL.match(text))
+    return len(text) <= 63 and bool(_DNS1123_LABEL.fullmatch(text))
 
 
 def is_k8s_label(text: str) -> bool:
@@ -84,41 +88,54 @@ def port_error(port: int) -> str | None:
     return f"port number {port} must be in the range 1..65535"
 
 
-def _domain_labels_error(domain: str, labels: list[str]) -> str | None:
-    for label in labels:
-        if not is_dns1123_label(label):
-            return f"domain name {go_quote(domain)} invalid (label {go_quote(label)} invalid)"
-    if labels and labels[-1].isdigit():
+def is_go_integer(text: str) -> bool:
+    """Whether Go's strconv.Atoi parses `text` without error."""
+    return bool(_GO_INTEGER.fullmatch(text)) and -(2**63) <= int(text) < 2**63
+
+
+def _dns1123_labels_error(domain: str) -> str | None:
+    """Istio's ValidateDNS1123Labels: a numeric top-level domain first, then each label; an empty
+    last label (a trailing dot) is allowed."""
+    labels = domain.split(".")
+    if is_go_integer(labels[-1]):
         return (
             f"domain name {go_quote(domain)} invalid "
             f"(top level domain {go_quote(labels[-1])} cannot be all-numeric)"
         )
+    last = len(labels) - 1
+    for index, label in enumerate(labels):
+        if index == last and not label:
+            return None
+        if not is_dns1123_label(label):
+            return f"domain name {go_quote(domain)} invalid (label {go_quote(label)} invalid)"
+    return None
+
+
+def _domain_length_error(domain: str) -> str | None:
+    if len(domain) > 255:
+        return f"domain name {go_quote(domain)} too long (max 255)"
+    if not domain:
+        return "empty domain name not allowed"
     return None
 
 
 def fqdn_error(domain: str) -> str | None:
     """Istio's ValidateFQDN: DNS-1123 labels, at most 255 bytes, one trailing dot allowed."""
-    if not domain:
-        return "empty domain name not allowed"
-    if len(domain) > 255:
-        return f"domain name {go_quote(domain)} too long (max 255)"
-    return _domain_labels_error(domain, domain.removesuffix(".").split("."))
+    return _domain_length_error(domain) or _dns1123_labels_error(domain)
 
 
+@lru_cache(maxsize=4096)
 def wildcard_domain_error(domain: str) -> str | None:
-    """Istio's ValidateWildcardDomain: an FQDN, optionally with a leading `*` label."""
-    if not domain:
-        return "empty domain name not allowed"
-    if len(domain) > 255:
-        return f"domain name {go_quote(domain)} too long (max 255)"
-    if domain == "*":
-        return None
-    labels = domain.removesuffix(".").split(".")
-    if labels[0] == "*":
-        labels = labels[1:]
-    elif labels[0].startswith("*"):
-        labels[0] = labels[0][1:] or "x"
-    return _domain_labels_error(domain, labels)
+    """Istio's ValidateWildcardDomain: a wildcard label (`*`, `*foo`, `*-foo`) or a DNS-1123
+    label first, then DNS-1123 labels. Istio checks the rest after the first dot on its own, so
+    its errors name that rest, not the whole domain (`domain name "0.0.1" invalid …` for
+    10.0.0.1)."""
+    if problem := _domain_length_error(domain):
+        return problem
+    first, dot, rest = domain.partition(".")
+    if len(first) > 63 or not _WILDCARD_LABEL.fullmatch(first):
+        return f"domain name {go_quote(domain)} invalid (label {go_quote(first)} invalid)"
+    return _dns1123_labels_error(rest) if dot else None
 
 
 @lru_cache(maxsize=4096)
@@ -231,8 +248,9 @@ def selector_errors(labels: dict[str, str]) -> list[str]:
     """Workload selectors: no empty keys, no wildcards (the CRDs' CEL rules)."""
     errors = []
     for key, value in labels.items():
+        # Istio quotes the label as key=value.
         if key == "":
-            errors.append(f"empty key is not supported in selector: {go_quote(key)}")
+            errors.append(f"empty key is not supported in selector: {go_quote(f'{key}={value}')}")
         if "*" in key or "*" in value:
-            errors.append(f"wildcard is not supported in selector: {go_quote(key)}")
+            errors.append(f"wildcard is not supported in selector: {go_quote(f'{key}={value}')}")
     return errors

@@ -72,13 +72,34 @@ def test_re2_syntax_is_accepted(pattern: str) -> None:
         ("*", None),
         ("UPPER.com", None),
         ("", "empty domain name not allowed"),
-        ("a..com", 'domain name "a..com" invalid (label "" invalid)'),
-        ("a.123", 'domain name "a.123" invalid (top level domain "123" cannot be all-numeric)'),
+        ("*-foo.baz", None),
+        ("*foo.baz", None),
+        ("a.com.", None),
+        ("*--foo.baz", 'domain name "*--foo.baz" invalid (label "*--foo" invalid)'),
+        ("foo*.baz", 'domain name "foo*.baz" invalid (label "foo*" invalid)'),
+        # Istio checks the labels after the first one on their own, and names them only
+        ("a..com", 'domain name ".com" invalid (label "" invalid)'),
+        ("a.123", 'domain name "123" invalid (top level domain "123" cannot be all-numeric)'),
+        ("a.b_c.1", 'domain name "b_c.1" invalid (top level domain "1" cannot be all-numeric)'),
         ("x" * 256, f'domain name "{"x" * 256}" too long (max 255)'),
     ],
 )
 def test_wildcard_domains(host: str, error: str | None) -> None:
     assert fields.wildcard_domain_error(host) == error
+
+
+@pytest.mark.parametrize(
+    ("host", "error"),
+    [
+        ("istio.io.", None),
+        ("foo.1.", None),
+        ("a.123", 'domain name "a.123" invalid (top level domain "123" cannot be all-numeric)'),
+        ("a.b_c", 'domain name "a.b_c" invalid (label "b_c" invalid)'),
+        ("a.com\n", 'domain name "a.com\\n" invalid (label "com\\n" invalid)'),
+    ],
+)
+def test_fqdns(host: str, error: str | None) -> None:
+    assert fields.fqdn_error(host) == error
 
 
 @pytest.mark.parametrize(

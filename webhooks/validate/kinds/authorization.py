@@ -23,12 +23,21 @@ _DENY_HTTP_ONLY = (
     "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the "
     "use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port"
 )
-_CUSTOM_UNSUPPORTED = (
-    "source.namespace",
-    "source.serviceAccount",
-    "source.principal",
-    "request.auth.",
+# What the CUSTOM action cannot match on, in Istio's order and with Istio's (Go field) names.
+_CUSTOM_UNSUPPORTED_SOURCES = (
+    ("namespaces", "From.Namespaces"),
+    ("not_namespaces", "From.NotNamespaces"),
+    ("service_accounts", "From.ServiceAccounts"),
+    ("not_service_accounts", "From.NotServiceAccounts"),
+    ("principals", "From.Principals"),
+    ("not_principals", "From.NotPrincipals"),
+    ("request_principals", "From.RequestPrincipals"),
+    ("not_request_principals", "From.NotRequestPrincipals"),
 )
+_CUSTOM_UNSUPPORTED_KEYS = frozenset(
+    {"source.namespace", "source.serviceAccount", "source.principal"}
+)
+_CUSTOM_UNSUPPORTED = "{} is currently not supported with CUSTOM action"
 
 
 def validate(spec: AuthorizationPolicy, meta: Meta) -> Verdict:
@@ -109,6 +118,8 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
         v.error(
             f"cannot set serviceAccounts with namespaces or principals, found at rule {rule}", path
         )
+    if action == "CUSTOM":
+        _check_custom_source(v, source, path)
     for name in Source.model_fields:
         values: list[str] = getattr(source, name)
         if not values:
@@ -116,8 +127,6 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
         what = Source.model_fields[name].alias or name
         kind = "ip" if "ip_blocks" in name else "account" if "service_accounts" in name else ""
         _check_values(v, values, what, f"{path}.{what}", kind)
-        if action == "CUSTOM" and "ip_blocks" not in name:
-            v.error(f"From.{what} is currently not supported with CUSTOM action", path)
         if "trust_domains" in name:
             for domain in values:
                 if "/" in domain:
@@ -126,6 +135,12 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
                         f"{what}: {fields.go_quote(domain)}",
                         path,
                     )
+
+
+def _check_custom_source(v: Verdict, source: Source, path: str) -> None:
+    for name, what in _CUSTOM_UNSUPPORTED_SOURCES:
+        if getattr(source, name):
+            v.error(_CUSTOM_UNSUPPORTED.format(what), path)
 
 
 def _check_operation(v: Verdict, operation: Operation, path: str) -> None:
@@ -147,8 +162,8 @@ def _check_condition(v: Verdict, condition: Condition, action: str, path: str) -
     for label, values in (("value", condition.values), ("notValue", condition.not_values)):
         if values and (problem := attributes.attribute_error(key, values)):
             v.error(f"invalid `{label}` for `key` {key}: {problem}", path)
-    if action == "CUSTOM" and key.startswith(_CUSTOM_UNSUPPORTED):
-        v.error(f"when.key({key}) is currently not supported with CUSTOM action", path)
+    if action == "CUSTOM" and (key in _CUSTOM_UNSUPPORTED_KEYS or key.startswith("request.auth.")):
+        v.error(_CUSTOM_UNSUPPORTED.format(key), path)
 
 
 def _uses_http_only(rule: Rule) -> bool:

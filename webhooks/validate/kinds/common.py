@@ -110,7 +110,8 @@ def destination_errors(destination: Destination) -> list[tuple[str, str]]:
     errors = []
     if destination.host == "*":
         errors.append(("invalid destination host *", ".host"))
-    elif problem := fields.wildcard_domain_or_ip_error(destination.host):
+    # Unlike VirtualService hosts, Istio takes no IP address as a destination host.
+    elif problem := fields.wildcard_domain_error(destination.host):
         errors.append((problem, ".host"))
     if destination.subset and not fields.is_dns1123_label(destination.subset):
         errors.append((f"subset name is invalid: {destination.subset}", ".subset"))

@@ -10,7 +10,8 @@ from webhooks.validate.verdict import Verdict
 
 def validate(spec: DestinationRule, meta: Meta) -> Verdict:
     v = Verdict()
-    if problem := fields.wildcard_domain_or_ip_error(spec.host):
+    # Istio takes no IP address as a DestinationRule host (VirtualService hosts may be IPs).
+    if problem := fields.wildcard_domain_error(spec.host):
         v.error(problem, "spec.host")
     if spec.traffic_policy is not None:
         trafficpolicy.check_traffic_policy(

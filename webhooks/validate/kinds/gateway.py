@@ -26,6 +26,9 @@ PROTOCOLS = {
 TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 _BAD_PROTOCOL = "supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP"
 _OLD_TLS = frozenset({"TLSV1_0", "TLSV1_1"})
+GATEWAY_SEMANTICS = "internal.istio.io/gateway-semantics"
+_NAMESPACES = frozenset({"*", "."})
+_CONVERTED_NAMESPACES = frozenset({"*", ".", "~"})
 
 
 CIPHER_SUITES = frozenset(
@@ -52,14 +55,17 @@ CIPHER_SUITES = frozenset(
 
 def validate(spec: Gateway, meta: Meta) -> Verdict:
     v = Verdict()
-    if meta.name and not fields.is_dns1123_label(meta.name):
+    # Gateways istiod converts from the Kubernetes Gateway API carry this annotation; their names
+    # and their `~/host` (no route attached) are not the user's.
+    converted = meta.annotations.get(GATEWAY_SEMANTICS) == "gateway"
+    if meta.name and not converted and not fields.is_dns1123_label(meta.name):
         v.error(f"invalid gateway name: {fields.go_quote(meta.name)}", "metadata.name")
     if not spec.servers:
         v.error("gateway must have at least one server", "spec.servers")
     check_selector_labels(v, spec.selector, "spec.selector")
     names: set[str] = set()
     for path, server in present(v, spec.servers, "spec.servers", "server may not be nil"):
-        check_server(v, server, path)
+        check_server(v, server, path, converted)
         name = server.port.name
         if name and name in names:
             v.error(f"port names in servers must be unique: duplicate name {name}", path)
@@ -67,11 +73,11 @@ def validate(spec: Gateway, meta: Meta) -> Verdict:
     return v
 
 
-def check_server(v: Verdict, server: Server, path: str) -> None:
+def check_server(v: Verdict, server: Server, path: str, converted: bool) -> None:
     if not server.hosts:
         v.error("server config must contain at least one host", f"{path}.hosts")
     for index, host in enumerate(server.hosts):
-        if problem := gateway_host_error(host):
+        if problem := gateway_host_error(host, converted):
             v.error(problem, f"{path}.hosts[{index}]")
     port = server.port
     protocol = PROTOCOLS.get(port.protocol.lower())
@@ -89,11 +95,15 @@ def check_server(v: Verdict, server: Server, path: str) -> None:
     _check_server_tls(v, server.tls, protocol or "", f"{path}.tls")
 
 
-def gateway_host_error(host: str) -> str | None:
-    namespace, slash, name = host.rpartition("/")
+def gateway_host_error(host: str, converted: bool) -> str | None:
+    """`~` (no namespace) is a namespace only in gateways converted from the Gateway API."""
+    namespace, slash, name = host.partition("/")
+    if not slash:
+        namespace, name = "", host
     if slash and (not namespace or not name):
         return "config namespace and dnsName in host entry cannot be empty"
-    if slash and namespace not in ("*", ".", "~") and not fields.is_k8s_label(namespace):
+    allowed = _CONVERTED_NAMESPACES if converted else _NAMESPACES
+    if slash and namespace not in allowed and not fields.is_k8s_label(namespace):
         return f"invalid namespace value {fields.go_quote(namespace)} in gateway"
     if name == "*" or fields.is_ip(name):
         return None
@@ -136,7 +146,8 @@ def _check_server_tls(v: Verdict, tls: ServerTLSSettings | None, protocol: str, 
 
 
 def _certificate_sources(tls: ServerTLSSettings) -> int:
-    pair = bool(tls.server_certificate or tls.private_key)
+    """A certificate with its key is a source; a lone key or certificate is not (Istio's count)."""
+    pair = bool(tls.server_certificate and tls.private_key)
     return sum(map(bool, (tls.credential_name, tls.credential_names, pair, tls.tls_certificates)))
 
 
@@ -161,7 +172,7 @@ def check_tls_options(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
             path,
         )
     if mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH"):
-        if _certificate_sources(tls) or tls.ca_certificates:
+        if _has_certificates(tls):
             v.warn(f"{mode} mode does not use certificates, they will be ignored", path)
         return
     _check_certificates(v, tls, mode, path)
@@ -185,9 +196,25 @@ def _is_valid_cipher(name: str) -> bool:
     return name in ("", "ALL") or not name[0].isalnum() or name in CIPHER_SUITES
 
 
+def _has_certificates(tls: ServerTLSSettings) -> bool:
+    return any(
+        (
+            tls.server_certificate,
+            tls.private_key,
+            tls.ca_certificates,
+            tls.ca_crl,
+            tls.credential_name,
+            tls.credential_names,
+            tls.tls_certificates,
+        )
+    )
+
+
 def _check_certificates(v: Verdict, tls: ServerTLSSettings, mode: str, path: str) -> None:
-    if len(tls.credential_names) > 2 or len(tls.tls_certificates) > 2:
-        v.warn(f"{mode} can support up to 2 server certificates", path)
+    # Istio names OPTIONAL_MUTUAL "MUTUAL TLS" in these texts.
+    prefix = "SIMPLE TLS" if mode == "SIMPLE" else "MUTUAL TLS"
+    if len(tls.tls_certificates) > 2:
+        v.warn(f"{prefix} can support up to 2 server certificates", path)
     if tls.ca_crl and (tls.credential_name or tls.credential_names):
         v.error(
             "CRL is not supported with credentialName. CRL has to be specified in the credential",
@@ -195,11 +222,15 @@ def _check_certificates(v: Verdict, tls: ServerTLSSettings, mode: str, path: str
         )
     elif tls.ca_crl and mode == "SIMPLE":
         v.error("CRL is not supported with SIMPLE TLS", path)
-    if tls.credential_name or tls.credential_names or tls.tls_certificates:
+    if tls.credential_name or tls.credential_names:
         return
-    if not tls.server_certificate:
-        v.error(f"{mode} TLS requires a server certificate", path)
-    if not tls.private_key:
-        v.error(f"{mode} TLS requires a private key", path)
     if mode in ("MUTUAL", "OPTIONAL_MUTUAL") and not tls.ca_certificates:
-        v.error(f"{mode} TLS requires a client CA bundle", path)
+        v.error(f"{prefix} requires a client CA bundle", path)
+    pairs = [(c.server_certificate, c.private_key) for c in tls.tls_certificates] or [
+        (tls.server_certificate, tls.private_key)
+    ]
+    for certificate, key in pairs:
+        if not certificate:
+            v.error(f"{prefix} requires a server certificate", path)
+        if not key:
+            v.error(f"{prefix} requires a private key", path)

@@ -27,7 +27,9 @@ def _check_operations(v: Verdict, operations: HeaderOperations, path: str) -> No
 
 
 def _check_name(v: Verdict, name: str, path: str) -> None:
-    if name.startswith(":"):
+    if not name:
+        v.error("header name cannot be empty", path)
+    elif name.startswith(":"):
         v.error(f'invalid header "{name}": header cannot have ":" prefix', path)
     elif name.lower() == "host":
         v.error(f'invalid header "{name}": cannot set Host header', path)

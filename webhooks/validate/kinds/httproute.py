@@ -45,6 +45,20 @@ RETRY_ON = frozenset(
         "unavailable",
     ]
 )
+# The codes Go's http.StatusText names: Istio accepts a number in retryOn only if it is one of them.
+HTTP_STATUS_CODES = frozenset(
+    [
+        *(100, 101, 102, 103),
+        *range(200, 209),
+        226,
+        *range(300, 306),
+        *(307, 308),
+        *range(400, 419),
+        *(421, 422, 423, 424, 425, 426, 428, 429, 431, 451),
+        *range(500, 509),
+        *(510, 511),
+    ]
+)
 CORS_METHODS = frozenset(
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]
 )
@@ -93,7 +107,7 @@ def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateway
         _check_redirect(v, route.redirect, f"{path}.redirect")
     if route.rewrite is not None:
         _check_rewrite(v, route.rewrite, f"{path}.rewrite")
-    if route.timeout and (problem := _timeout_error(route.timeout)):
+    if route.timeout and (problem := fields.duration_error(route.timeout)):
         v.error(problem, f"{path}.timeout")
     if route.retries is not None:
         _check_retries(v, route.retries, f"{path}.retries")
@@ -109,11 +123,6 @@ def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateway
         headers.check_headers(v, route.headers, f"{path}.headers")
 
 
-def _timeout_error(timeout: str) -> str | None:
-    """A zero timeout means "none" and is allowed; any other must be a valid duration."""
-    return None if fields.parse_duration(timeout) == 0 else fields.duration_error(timeout)
-
-
 def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None:
     if route.delegate is not None:
         if delegate:
@@ -123,24 +132,32 @@ def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None
         if route.redirect is not None:
             v.error(f"root HTTP route {route.name} must not specify redirect", path)
         return
-    redirect = route.redirect
-    if redirect is None:
-        if not route.route and route.direct_response is None:
-            v.error("HTTP route, redirect or direct_response is required", path)
-    else:
-        for present, message in (
-            (route.route, "HTTP route cannot contain both route and redirect"),
-            (route.fault, "HTTP route cannot contain both fault and redirect"),
-            (route.rewrite, "HTTP route rule cannot contain both rewrite and redirect"),
+    # As Istio: a redirect is checked against the rest first, then a direct response.
+    conflicts: tuple[tuple[bool, str], ...] = ()
+    if route.redirect is not None:
+        conflicts = (
+            (bool(route.route), "HTTP route cannot contain both route and redirect"),
+            (route.fault is not None, "HTTP route cannot contain both fault and redirect"),
+            (route.rewrite is not None, "HTTP route rule cannot contain both rewrite and redirect"),
             (
-                route.direct_response,
+                route.direct_response is not None,
                 "HTTP route rule cannot contain both direct_response and redirect",
             ),
-        ):
-            if present:
-                v.error(message, path)
-    if route.route and route.direct_response:
-        v.error("HTTP route cannot contain both route and direct_response", path)
+        )
+    elif route.direct_response is not None:
+        conflicts = (
+            (bool(route.route), "HTTP route cannot contain both route and direct_response"),
+            (route.fault is not None, "HTTP route cannot contain both fault and direct_response"),
+            (
+                route.rewrite is not None,
+                "HTTP route rule cannot contain both rewrite and direct_response",
+            ),
+        )
+    elif not route.route:
+        v.error("HTTP route, redirect or direct_response is required", path)
+    for conflicting, message in conflicts:
+        if conflicting:
+            v.error(message, path)
     if route.mirror and route.mirrors:
         v.error("HTTP route cannot contain both mirror and mirrors", path)
 
@@ -282,13 +299,18 @@ def _check_retries(v: Verdict, retries: HTTPRetry, path: str) -> None:
 
 @lru_cache(maxsize=1024)
 def _retry_on_errors(retry_on: str) -> tuple[str, ...]:
-    """Few distinct retryOn lists exist in a mesh; each is checked once."""
-    policies = (policy.strip() for policy in retry_on.split(","))
+    """Few distinct retryOn lists exist in a mesh; each is checked once. Istio splits on commas
+    without trimming, so "5xx, reset" has the invalid policy " reset"."""
     return tuple(
         f"{fields.go_quote(policy)} is not a valid retryOn policy"
-        for policy in policies
-        if not (policy.isdigit() or policy in RETRY_ON)
+        for policy in retry_on.split(",")
+        if policy not in RETRY_ON and not _is_http_status(policy)
     )
+
+
+def _is_http_status(policy: str) -> bool:
+    """Istio's test: Go's strconv.Atoi parses it and http.StatusText knows the code."""
+    return fields.is_go_integer(policy) and int(policy) in HTTP_STATUS_CODES
 
 
 def _check_fault(v: Verdict, fault: HTTPFaultInjection, path: str) -> None:
@@ -366,8 +388,9 @@ def _check_direct_response(v: Verdict, response: HTTPDirectResponse, path: str) 
 def _check_cors(v: Verdict, cors: CorsPolicy, path: str) -> None:
     for index, origin in enumerate(cors.allow_origins):
         where = f"{path}.allowOrigins[{index}]"
-        if origin.exact is None and origin.prefix is None and origin.regex is None:
-            v.error(f"'{origin}' is not a valid match type for CORS allow origins", where)
+        # Istio prints the empty value it found (always ''): unset and empty are the same to it.
+        if not (origin.exact or origin.prefix or origin.regex):
+            v.error("'' is not a valid match type for CORS allow origins", where)
         else:
             check_string_match(v, origin, "corsPolicy.allowOrigins", where)
     for method in cors.allow_methods:

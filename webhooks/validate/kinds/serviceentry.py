@@ -142,7 +142,8 @@ def _check_endpoints(v: Verdict, spec: ServiceEntry, resolution: str) -> None:
             v.error("exactly 1 service port required for unix endpoints", path)
         for name, number in endpoint.ports.items():
             if name not in port_names:
-                v.error(f"endpoint port {name} is not defined by the service entry", path)
+                # Istio prints the number, though the name is what is missing.
+                v.error(f"endpoint port {number} is not defined by the service entry", path)
             check_port(v, number, f"{path}.ports[{name}]")
         for message in fields.label_errors(endpoint.labels):
             v.error(message, f"{path}.labels")

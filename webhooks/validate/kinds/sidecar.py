@@ -17,6 +17,7 @@ from webhooks.validate.verdict import Verdict
 
 _DEFAULT_ENDPOINT = re.compile(r"^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(.*)$")
 _HTTP = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"})
+_DUPLICATE_PORT = "sidecar: ports on IP bound listeners must be unique"
 _SELECTOR_WARNING = (
     "sidecar: workload selector specified without labels, will be applied to all services in "
     "namespace"
@@ -31,10 +32,11 @@ def validate(spec: Sidecar, meta: Meta) -> Verdict:
         v.error("sidecar: empty configuration provided")
         return v
     check_workload_selector(v, spec.workload_selector, "spec.workloadSelector", _SELECTOR_WARNING)
-    bound: set[tuple[str, int]] = set()
+    # Istio compares ingress port numbers whatever the bind: every ingress listener is IP bound.
+    ingress_ports: set[int] = set()
     for index, listener in enumerate(spec.ingress):
         if listener is not None:
-            _check_ingress(v, listener, f"spec.ingress[{index}]", bound)
+            _check_ingress(v, listener, f"spec.ingress[{index}]", ingress_ports)
     _check_egress(v, spec.egress)
     if (policy := spec.outbound_traffic_policy) is not None:
         path = "spec.outboundTrafficPolicy"
@@ -59,9 +61,7 @@ def validate(spec: Sidecar, meta: Meta) -> Verdict:
     return v
 
 
-def _check_ingress(
-    v: Verdict, listener: IstioIngressListener, path: str, bound: set[tuple[str, int]]
-) -> None:
+def _check_ingress(v: Verdict, listener: IstioIngressListener, path: str, ports: set[int]) -> None:
     port = listener.port
     if port is None:
         v.error("sidecar: port is required for ingress listeners", path)
@@ -72,10 +72,9 @@ def _check_ingress(
     check_port(v, port.number, f"{path}.port.number")
     if port.target_port:
         v.warn("targetPort has no impact on Sidecars", f"{path}.port.targetPort")
-    if listener.bind:
-        if (listener.bind, port.number) in bound:
-            v.error("sidecar: ports on IP bound listeners must be unique", path)
-        bound.add((listener.bind, port.number))
+    if port.number in ports:
+        v.error(_DUPLICATE_PORT, path)
+    ports.add(port.number)
     _check_default_endpoint(v, listener.default_endpoint, f"{path}.defaultEndpoint")
     if listener.tls is not None:
         _check_ingress_tls(v, listener, protocol, f"{path}.tls")
@@ -142,7 +141,10 @@ def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> No
             "sidecar: the egress listener with empty port should be the last listener in the list",
             "spec.egress",
         )
+    # Port 0 means a unix domain socket, unique by its path; any other port is IP bound, unique by
+    # its number (Istio compares the numbers only, not the bind addresses).
     sockets: set[str] = set()
+    ports: set[int] = set()
     null_error = "sidecar: egress listener may not be null"
     for path, listener in present(v, listeners, "spec.egress", null_error):
         _check_egress_hosts(v, listener.hosts, path)
@@ -154,15 +156,20 @@ def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> No
                 )
             elif not unix:
                 check_port(v, listener.port.number, f"{path}.port.number")
+            if listener.port.number == 0:
+                if listener.bind in sockets:
+                    v.error("sidecar: unix domain socket values for listeners must be unique", path)
+                sockets.add(listener.bind)
+            else:
+                if listener.port.number in ports:
+                    v.error(_DUPLICATE_PORT, path)
+                ports.add(listener.port.number)
         if unix:
             if listener.capture_mode not in (None, "DEFAULT", "NONE"):
                 v.error(
                     "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners",
                     path,
                 )
-            if listener.bind in sockets:
-                v.error("sidecar: unix domain socket values for listeners must be unique", path)
-            sockets.add(listener.bind)
         elif listener.bind and not fields.is_ip(listener.bind):
             v.error(f"{listener.bind} is not a valid IP", f"{path}.bind")
 
@@ -182,7 +189,19 @@ def _check_egress_hosts(v: Verdict, hosts: list[str], path: str) -> None:
             continue
         if namespace not in ("*", ".", "~") and not fields.is_k8s_label(namespace):
             v.error(f"invalid namespace value {fields.go_quote(namespace)} in sidecar", where)
-        if name != "*" and (problem := fields.wildcard_domain_error(name)):
+        for problem in _hostname_errors(name):
             v.error(problem, where)
     if "*/*" in seen and len(seen) > 1:
         v.warn("`*/*` host select all resources, no other hosts can be added", path)
+
+
+def _hostname_errors(name: str) -> list[str]:
+    """Istio's checks of the dnsName of a `namespace/dnsName` egress host, in its order."""
+    errors = []
+    if name != "*" and "." not in name:
+        errors.append("short names (non FQDN) are not allowed")
+    if problem := fields.wildcard_domain_error(name):
+        errors.append(problem)
+    if "*" in name and name != "*" and not name.startswith("*."):
+        errors.append(f"partial wildcard {fields.go_quote(name)} not allowed")
+    return errors
