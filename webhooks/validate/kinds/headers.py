@@ -2,6 +2,7 @@
 
 import re
 
+from webhooks.validate.fields import go_quote
 from webhooks.validate.models.virtualservice import HeaderOperations, Headers
 from webhooks.validate.verdict import Verdict
 
@@ -13,14 +14,39 @@ _FORMAT_TOKEN = re.compile(r"%%|%[A-Z][A-Z0-9_]*(\([^%]*\))?(:[0-9]+)?%")
 def check_headers(v: Verdict, headers: Headers, path: str) -> None:
     for side, operations in (("request", headers.request), ("response", headers.response)):
         if operations is not None:
-            _check_operations(v, operations, f"{path}.{side}")
+            _check_operations(v, operations, f"{path}.{side}", side == "request")
 
 
-def _check_operations(v: Verdict, operations: HeaderOperations, path: str) -> None:
+def is_authority(name: str) -> bool:
+    """`:authority` or `Host`, in any case: what a request may set, as a rewrite's authority."""
+    return name.lower() in (":authority", "host")
+
+
+def authority_conflict(rewritten: str, headers: Headers | None) -> str | None:
+    """Istio's validateAuthorityRewrite: the authority is set in one place only, a route's
+    rewrite or one of its request headers."""
+    current = rewritten
+    operations = headers.request if headers is not None else None
+    for table in (operations.set, operations.add) if operations is not None else ():
+        for name, value in table.items():
+            if not is_authority(name):
+                continue
+            if current:
+                return (
+                    f"authority header cannot be set multiple times: have "
+                    f"{go_quote(current)}, attempting to set {go_quote(value)}"
+                )
+            current = value
+    return None
+
+
+def _check_operations(v: Verdict, operations: HeaderOperations, path: str, request: bool) -> None:
     for verb, table in (("set", operations.set), ("add", operations.add)):
         for name, value in table.items():
             where = f"{path}.{verb}[{name}]"
-            _check_name(v, name, where)
+            # A request may set its authority (Envoy rewrites it); nothing else internal.
+            if not (request and is_authority(name)):
+                _check_name(v, name, where)
             _check_value(v, value, where)
     for index, name in enumerate(operations.remove):
         _check_name(v, name, f"{path}.remove[{index}]")
@@ -29,10 +55,10 @@ def _check_operations(v: Verdict, operations: HeaderOperations, path: str) -> No
 def _check_name(v: Verdict, name: str, path: str) -> None:
     if not name:
         v.error("header name cannot be empty", path)
+    elif name.lower() == "host":  # Istio's order: Host first, then the ":" prefix
+        v.error(f"invalid header {go_quote(name)}: cannot set Host header", path)
     elif name.startswith(":"):
-        v.error(f'invalid header "{name}": header cannot have ":" prefix', path)
-    elif name.lower() == "host":
-        v.error(f'invalid header "{name}": cannot set Host header', path)
+        v.error(f'invalid header {go_quote(name)}: header cannot have ":" prefix', path)
 
 
 def _check_value(v: Verdict, value: str, path: str) -> None:

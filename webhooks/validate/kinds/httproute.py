@@ -121,6 +121,9 @@ def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateway
         _check_cors(v, route.cors_policy, f"{path}.corsPolicy")
     if route.headers is not None:
         headers.check_headers(v, route.headers, f"{path}.headers")
+    rewritten = route.rewrite.authority if route.rewrite is not None else ""
+    if problem := headers.authority_conflict(rewritten, route.headers):
+        v.error(problem, path)
 
 
 def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None:
