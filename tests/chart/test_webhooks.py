@@ -88,7 +88,12 @@ def test_injection_routing_matches_istio(
     assert [rev for rev, names in called.items() if names] == ([expected] if expected else [])
 
 
-@pytest.mark.parametrize("namespace", [NAMESPACE, "kube-system", "kube-public", "kube-node-lease"])
+# Istio's ignored namespaces (pkg/kube/inject/initializer.go): the injector skips them, so a call
+# there could only block the pod when the injector is down.
+ISTIO_SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]
+
+
+@pytest.mark.parametrize("namespace", [NAMESPACE, *ISTIO_SYSTEM_NAMESPACES])
 @pytest.mark.parametrize(
     "labels",
     [{"istio-injection": "enabled"}, {"istio.io/rev": "default"}, {"istio.io/rev": "canary"}],
@@ -106,6 +111,24 @@ def test_enable_namespaces_by_default_injects_unlabelled_namespaces() -> None:
     assert _called(mwc, "app", {}, {}) == ["auto.sidecar-injector.istio.io"]
     assert _called(mwc, "app", {}, {"sidecar.istio.io/inject": "false"}) == []
     assert _called(mwc, "kube-system", {}, {}) == []
+
+
+@pytest.mark.parametrize("namespace", ISTIO_SYSTEM_NAMESPACES)
+def test_enable_namespaces_by_default_always_skips_istios_system_namespaces(
+    namespace: str,
+) -> None:
+    # Istio's auto entry hard-codes these four (istio-discovery mutatingwebhook.yaml), so
+    # emptying excludedNamespaces must not send the control plane's pods to the injector.
+    values = {
+        "webhook": {"injection": {"enableNamespacesByDefault": True, "excludedNamespaces": []}}
+    }
+    mwc = one(render(values), "MutatingWebhookConfiguration")
+    assert _called(mwc, namespace, {}, {}) == []
+    assert _called(mwc, "app", {}, {}) == ["auto.sidecar-injector.istio.io"]
+    # the opt-in entries follow excludedNamespaces alone
+    assert _called(mwc, namespace, {"istio-injection": "enabled"}, {}) == [
+        "namespace.sidecar-injector.istio.io"
+    ]
 
 
 def test_injection_entries_carry_the_admission_contract(injectors: dict[str, Any]) -> None:
