@@ -17,7 +17,6 @@ _DNS1123_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
 _WILDCARD_LABEL = re.compile(r"\*|(?:\*-?)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
 # Go's strconv.Atoi syntax; the value must also fit in an int64.
 _GO_INTEGER = re.compile(r"[+-]?[0-9]+")
-_K8S_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # RFC 7230 tchar; "+-." is a range in Istio's class, so "," slips in too (kept for parity).
@@ -77,11 +76,6 @@ def is_dns1123_label(text: str) -> bool:
     return len(text) <= 63 and bool(_DNS1123_LABEL.fullmatch(text))
 
 
-def is_k8s_label(text: str) -> bool:
-    """Kubernetes' lowercase RFC 1123 label (namespaces, exportTo entries)."""
-    return len(text) <= 63 and bool(_K8S_LABEL.match(text))
-
-
 def port_error(port: int) -> str | None:
     if 1 <= port <= 65535:
         return None
@@ -91,6 +85,51 @@ def port_error(port: int) -> str | None:
 def is_go_integer(text: str) -> bool:
     """Whether Go's strconv.Atoi parses `text` without error."""
     return bool(_GO_INTEGER.fullmatch(text)) and -(2**63) <= int(text) < 2**63
+
+
+def go_atoi_error(text: str) -> str | None:
+    """Go's strconv.Atoi error for `text`, or None when it parses."""
+    if not _GO_INTEGER.fullmatch(text):
+        return f"strconv.Atoi: parsing {go_quote(text)}: invalid syntax"
+    if not -(2**63) <= int(text) < 2**63:
+        return f"strconv.Atoi: parsing {go_quote(text)}: value out of range"
+    return None
+
+
+def split_host_port(address: str) -> tuple[str, str, str | None]:
+    """Go's net.SplitHostPort: (host, port, None), or ("", "", its error text)."""
+    colon = address.rfind(":")
+    if colon < 0:
+        return "", "", f"address {address}: missing port in address"
+    start, after = 0, 0
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0:
+            return "", "", f"address {address}: missing ']' in address"
+        if end + 1 != colon:
+            if end + 1 < len(address) and address[end + 1] == ":":
+                return "", "", f"address {address}: too many colons in address"
+            return "", "", f"address {address}: missing port in address"
+        host = address[1:end]
+        start, after = 1, end + 1
+    else:
+        host = address[:colon]
+        if ":" in host:
+            return "", "", f"address {address}: too many colons in address"
+    if "[" in address[start:]:
+        return "", "", f"address {address}: unexpected '[' in address"
+    if "]" in address[after:]:
+        return "", "", f"address {address}: unexpected ']' in address"
+    return host, address[colon + 1 :], None
+
+
+def unix_address_error(socket: str) -> str | None:
+    """Istio's ValidateUnixAddress, of the path after `unix://` (`@` names an abstract socket)."""
+    if not socket:
+        return "unix address must not be empty"
+    if socket.startswith("@") or (socket.startswith("/") and not socket.endswith("/")):
+        return None
+    return f"{socket} is not an absolute path to a file"
 
 
 def _dns1123_labels_error(domain: str) -> str | None:

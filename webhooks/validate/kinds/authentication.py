@@ -44,20 +44,35 @@ def validate_request(spec: RequestAuthentication, meta: Meta) -> Verdict:
     return v
 
 
+def _jwks_uri_error(uri: str) -> str | None:
+    """Istio's ParseJwksURI: Go's url.Parse (its port rule; other parse errors are Python's),
+    an http or https scheme, then strconv.Atoi of the port."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError as error:
+        return f"parse {fields.go_quote(uri)}: {error}"
+    # Go's parseHost: what follows the last ':' of the host (after `]` for IPv6) is the port.
+    host = parts.netloc.rpartition("@")[2]
+    colon = host.find("]") + 1 if host.startswith("[") else host.rfind(":")
+    port = host[colon:] if colon >= 0 else ""
+    digits = port[1:]
+    if port and not (port[0] == ":" and (not digits or (digits.isascii() and digits.isdigit()))):
+        return f"parse {fields.go_quote(uri)}: invalid port {fields.go_quote(port)} after host"
+    if parts.scheme not in ("http", "https"):
+        return f"URI scheme {fields.go_quote(parts.scheme)} is not supported"
+    if digits and (problem := fields.go_atoi_error(digits)):
+        return problem
+    return None
+
+
 def _check_jwt_rule(v: Verdict, rule: JWTRule, path: str) -> None:
     if not rule.issuer and not rule.jwks_uri:
         v.error("issuer or jwksUri must be non-empty string", path)
     for audience in rule.audiences:
         if not audience:
             v.error("audience must be non-empty string", f"{path}.audiences")
-    if rule.jwks_uri:
-        try:
-            scheme = urlsplit(rule.jwks_uri).scheme
-        except ValueError as error:
-            v.error(f"jwksUri is invalid: {error}", f"{path}.jwksUri")
-        else:
-            if scheme not in ("http", "https"):
-                v.error(f"URI scheme {fields.go_quote(scheme)} is not supported", f"{path}.jwksUri")
+    if rule.jwks_uri and (problem := _jwks_uri_error(rule.jwks_uri)):
+        v.error(problem, f"{path}.jwksUri")
     if rule.jwks:
         _check_jwks(v, rule.jwks, f"{path}.jwks")
     for index, header in enumerate(rule.from_headers):

@@ -114,7 +114,10 @@ def _check_values(v: Verdict, values: Sequence[str], what: str, path: str, kind:
 
 
 def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str) -> None:
-    if source.service_accounts and (source.namespaces or source.principals):
+    accounts = source.service_accounts or source.not_service_accounts
+    if accounts and (
+        source.namespaces or source.not_namespaces or source.principals or source.not_principals
+    ):
         v.error(
             f"cannot set serviceAccounts with namespaces or principals, found at rule {rule}", path
         )

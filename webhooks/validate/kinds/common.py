@@ -28,7 +28,7 @@ def check_export_to(
         seen.add(entry)
         if entry == "~" and not service_entry:
             v.error("exportTo ~ (none) is not allowed for Istio configuration objects", path)
-        elif entry not in (".", "*", "~") and not fields.is_k8s_label(entry):
+        elif entry not in (".", "*", "~") and not fields.is_dns1123_label(entry):
             v.error("only .,*, or a valid DNS 1123 label is allowed as exportTo entry", path)
     if "." in seen and namespace in seen:
         v.error(f"duplicate entries in exportTo: . and current namespace {namespace}", path)
@@ -145,3 +145,32 @@ def host_covers(wide: str, narrow: str) -> bool:
 
 def hosts_overlap(a: str, b: str) -> bool:
     return host_covers(a, b) or host_covers(b, a)
+
+
+def check_gateway_names(
+    v: Verdict, gateways: Sequence[str], path: str, gateway_semantics: bool = False
+) -> None:
+    """Istio's validateGatewayNames: `<namespace>/<name>` with DNS-1123 labels, or a legacy FQDN.
+
+    Istio stops at the first name without a slash (`mesh` included), so the names after it are
+    not checked; `gateway_semantics` (istiod's Gateway API conversions) lifts the name rule."""
+    for index, gateway in enumerate(gateways):
+        where = f"{path}[{index}]"
+        namespace, slash, name = gateway.partition("/")
+        if not slash:
+            if "." in gateway:
+                labels = gateway.split(".")
+                v.warn(
+                    f"using legacy gatewayName format {fields.go_quote(gateway)}; prefer the "
+                    f"<namespace>/<name> format: {fields.go_quote(f'{labels[1]}/{labels[0]}')}",
+                    where,
+                )
+            if problem := fields.fqdn_error(gateway):
+                v.error(problem, where)
+            return
+        if not namespace or not name:
+            v.error("config namespace and gateway name cannot be empty", where)
+        if not fields.is_dns1123_label(namespace):
+            v.error(f"invalid value for namespace: {fields.go_quote(namespace)}", where)
+        if not gateway_semantics and not fields.is_dns1123_label(name):
+            v.error(f"invalid value for gateway name: {fields.go_quote(name)}", where)

@@ -103,7 +103,7 @@ def gateway_host_error(host: str, converted: bool) -> str | None:
     if slash and (not namespace or not name):
         return "config namespace and dnsName in host entry cannot be empty"
     allowed = _CONVERTED_NAMESPACES if converted else _NAMESPACES
-    if slash and namespace not in allowed and not fields.is_k8s_label(namespace):
+    if slash and namespace not in allowed and not fields.is_dns1123_label(namespace):
         return f"invalid namespace value {fields.go_quote(namespace)} in gateway"
     if name == "*" or fields.is_ip(name):
         return None

@@ -1,6 +1,5 @@
 """VirtualService HTTP route rules: matches, destinations, redirect, rewrite, retries, fault."""
 
-import re
 from functools import lru_cache
 
 from webhooks.validate import fields
@@ -8,6 +7,7 @@ from webhooks.validate.kinds import headers
 from webhooks.validate.kinds.common import (
     check_destination,
     check_duration,
+    check_gateway_names,
     check_port,
     destination_errors,
 )
@@ -84,14 +84,16 @@ GRPC_STATUSES = frozenset(
     ]
 )
 _JWT_CLAIM_PREFIX = "@request.auth.claims"
-_SOURCE_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DIRECT_RESPONSE_WARN = 100 * 1024
 _DIRECT_RESPONSE_MAX = 1024 * 1024
 _LARGE_BODY = "large direct_responses may impact control plane performance"
 
 
-def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateways: bool) -> None:
-    """One entry of spec.http; `delegate` is true inside a delegate VirtualService.
+def check_route(
+    v: Verdict, route: HTTPRoute, path: str, delegate: bool, claims_refused: str | None
+) -> None:
+    """One entry of spec.http; `delegate` is true inside a delegate VirtualService, and
+    `claims_refused` is its gateways as Istio prints them when JWT claim routing is refused.
 
     This runs for every route of every VirtualService: fields left unset skip their checks
     before any field path is formatted."""
@@ -100,7 +102,7 @@ def check_route(v: Verdict, route: HTTPRoute, path: str, delegate: bool, gateway
         if match is None:
             v.error("http match may not be null", f"{path}.match[{index}]")
         else:
-            check_match(v, match, f"{path}.match[{index}]", gateways)
+            check_match(v, match, f"{path}.match[{index}]", claims_refused)
     if route.route:
         _check_destinations(v, route.route, path)
     if route.redirect is not None:
@@ -178,7 +180,7 @@ def check_string_match(v: Verdict, match: StringMatch, what: str, path: str) -> 
             v.error(problem, path)
 
 
-def check_match(v: Verdict, match: HTTPMatchRequest, path: str, gateways: bool) -> None:
+def check_match(v: Verdict, match: HTTPMatchRequest, path: str, claims_refused: str | None) -> None:
     if match.uri is not None:
         check_string_match(v, match.uri, "uri", f"{path}.uri")
     if match.scheme is not None:
@@ -187,11 +189,10 @@ def check_match(v: Verdict, match: HTTPMatchRequest, path: str, gateways: bool) 
         check_string_match(v, match.method, "method", f"{path}.method")
     if match.authority is not None:
         check_string_match(v, match.authority, "authority", f"{path}.authority")
-    jwt_allowed = gateways or bool(match.gateways)
     if match.headers:
-        _check_header_matches(v, match.headers, "headers", path, jwt_allowed)
+        _check_header_matches(v, match.headers, "headers", path, claims_refused)
     if match.without_headers:
-        _check_header_matches(v, match.without_headers, "withoutHeaders", path, jwt_allowed)
+        _check_header_matches(v, match.without_headers, "withoutHeaders", path, claims_refused)
     for name, param in match.query_params.items():
         if param is not None:
             check_string_match(v, param, "queryParams", f"{path}.queryParams[{name}]")
@@ -200,7 +201,9 @@ def check_match(v: Verdict, match: HTTPMatchRequest, path: str, gateways: bool) 
     if match.source_labels:
         for message in fields.label_errors(match.source_labels):
             v.error(message, f"{path}.sourceLabels")
-    if match.source_namespace and not _SOURCE_NAMESPACE.match(match.source_namespace):
+    if match.gateways:
+        check_gateway_names(v, match.gateways, f"{path}.gateways")
+    if match.source_namespace and not fields.is_dns1123_label(match.source_namespace):
         v.error(f"sourceNamespace match {match.source_namespace} is invalid", path)
 
 
@@ -209,7 +212,7 @@ def _check_header_matches(
     table: dict[str, StringMatch | None],
     what: str,
     path: str,
-    jwt_allowed: bool,
+    claims_refused: str | None,
 ) -> None:
     for name, header in table.items():
         where = f"{path}.{what}[{name}]"
@@ -219,12 +222,22 @@ def _check_header_matches(
             v.error(f"header match {name} cannot be null", where)
         elif not (what == "withoutHeaders" and header.regex == "*"):
             check_string_match(v, header, what, where)
-        if not jwt_allowed and name.startswith(_JWT_CLAIM_PREFIX):
+        if claims_refused is not None and _is_routing_claim(name):
             v.error(
                 f"JWT claim based routing (key: {name}) is only supported for gateway, "
-                "found no gateways: []",
+                f"found no gateways: {claims_refused}",
                 where,
             )
+
+
+def _is_routing_claim(name: str) -> bool:
+    """Istio's jwt.ToRoutingClaim match: the prefix in any case, then `.claim` or `[claim]`."""
+    if name[: len(_JWT_CLAIM_PREFIX)].lower() != _JWT_CLAIM_PREFIX:
+        return False
+    rest = name[len(_JWT_CLAIM_PREFIX) :]
+    return (rest[:1] == "." and len(rest) > 1) or (
+        rest[:1] == "[" and rest[-1:] == "]" and len(rest) > 2
+    )
 
 
 def _check_destinations(v: Verdict, destinations: list[HTTPRouteDestination], path: str) -> None:

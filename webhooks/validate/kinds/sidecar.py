@@ -1,7 +1,5 @@
 """Sidecar: ingress and egress listeners, outbound traffic policy, connection pools."""
 
-import re
-
 from webhooks.validate import fields
 from webhooks.validate.kinds import gateway
 from webhooks.validate.kinds.common import (
@@ -12,10 +10,15 @@ from webhooks.validate.kinds.common import (
 )
 from webhooks.validate.kinds.meta import Meta
 from webhooks.validate.kinds.trafficpolicy import check_connection_pool
-from webhooks.validate.models.sidecar import IstioEgressListener, IstioIngressListener, Sidecar
+from webhooks.validate.models.sidecar import (
+    IstioEgressListener,
+    IstioIngressListener,
+    Sidecar,
+    SidecarPort,
+)
 from webhooks.validate.verdict import Verdict
 
-_DEFAULT_ENDPOINT = re.compile(r"^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(.*)$")
+_ENDPOINT_HOSTS = frozenset({"", "127.0.0.1", "0.0.0.0", "::1", "::"})
 _HTTP = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"})
 _DUPLICATE_PORT = "sidecar: ports on IP bound listeners must be unique"
 _SELECTOR_WARNING = (
@@ -34,9 +37,9 @@ def validate(spec: Sidecar, meta: Meta) -> Verdict:
     check_workload_selector(v, spec.workload_selector, "spec.workloadSelector", _SELECTOR_WARNING)
     # Istio compares ingress port numbers whatever the bind: every ingress listener is IP bound.
     ingress_ports: set[int] = set()
-    for index, listener in enumerate(spec.ingress):
-        if listener is not None:
-            _check_ingress(v, listener, f"spec.ingress[{index}]", ingress_ports)
+    null_error = "sidecar: ingress may not be null"
+    for path, listener in present(v, spec.ingress, "spec.ingress", null_error):
+        _check_ingress(v, listener, path, ingress_ports)
     _check_egress(v, spec.egress)
     if (policy := spec.outbound_traffic_policy) is not None:
         path = "spec.outboundTrafficPolicy"
@@ -66,12 +69,10 @@ def _check_ingress(v: Verdict, listener: IstioIngressListener, path: str, ports:
     if port is None:
         v.error("sidecar: port is required for ingress listeners", path)
         return
-    protocol = gateway.PROTOCOLS.get(port.protocol.lower(), "")
-    if port.protocol and not protocol:
-        v.error(f"invalid protocol {fields.go_quote(port.protocol)}", f"{path}.port.protocol")
+    protocol = _check_port(v, port, f"{path}.port")
     check_port(v, port.number, f"{path}.port.number")
-    if port.target_port:
-        v.warn("targetPort has no impact on Sidecars", f"{path}.port.targetPort")
+    if listener.bind and not fields.is_ip(listener.bind):
+        v.error(f"{listener.bind} is not a valid IP", f"{path}.bind")
     if port.number in ports:
         v.error(_DUPLICATE_PORT, path)
     ports.add(port.number)
@@ -89,23 +90,38 @@ def _check_ingress(v: Verdict, listener: IstioIngressListener, path: str, ports:
             )
 
 
+def _check_port(v: Verdict, port: SidecarPort, path: str) -> str:
+    """The checks Istio makes of every Sidecar port; returns the protocol's canonical name."""
+    if port.target_port:
+        v.error("targetPort has no impact on Sidecars", f"{path}.targetPort")
+    if port.name and not fields.is_dns1123_label(port.name):
+        v.error(f"invalid port name: {port.name}", f"{path}.name")
+    protocol = gateway.PROTOCOLS.get(port.protocol.lower(), "")
+    if port.protocol and not protocol:
+        v.error(f"unsupported protocol: {port.protocol}", f"{path}.protocol")
+    return protocol
+
+
 def _check_default_endpoint(v: Verdict, endpoint: str, path: str) -> None:
-    if not endpoint or endpoint.startswith("unix://"):
+    """Istio splits the endpoint with Go's net.SplitHostPort: `:8080` is 0.0.0.0:8080."""
+    if not endpoint:
         return
-    match = _DEFAULT_ENDPOINT.match(endpoint)
-    if match is None:
+    if endpoint.startswith("unix://"):
+        if problem := fields.unix_address_error(endpoint.removeprefix("unix://")):
+            v.error(problem, path)
+        return
+    host, port, problem = fields.split_host_port(endpoint)
+    if problem:
+        v.error(problem, path)
+    if host not in _ENDPOINT_HOSTS:
         v.error(
             "sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,"
             "[::]:port,unix://filepath or unset",
             path,
         )
-    elif not match.group(2).isdigit():
-        v.error(
-            f"sidecar: defaultEndpoint port ({match.group(2)}) is not a number: strconv.Atoi: "
-            f'parsing "{match.group(2)}": invalid syntax',
-            path,
-        )
-    elif problem := fields.port_error(int(match.group(2))):
+    if problem := fields.go_atoi_error(port):
+        v.error(f"sidecar: defaultEndpoint port ({port}) is not a number: {problem}", path)
+    elif problem := fields.port_error(int(port)):
         v.error(problem, path)
 
 
@@ -114,9 +130,10 @@ def _check_ingress_tls(
 ) -> None:
     tls = listener.tls
     assert tls is not None
-    if tls.mode in ("ISTIO_MUTUAL", "PASSTHROUGH", "AUTO_PASSTHROUGH", None):
-        mode = tls.mode or "PASSTHROUGH"
-        v.error(f"configuration is invalid: cannot set mode to {mode} in sidecar ingress tls", path)
+    if tls.mode in ("ISTIO_MUTUAL", "AUTO_PASSTHROUGH"):
+        v.error(
+            f"configuration is invalid: cannot set mode to {tls.mode} in sidecar ingress tls", path
+        )
     for value, message in (
         (tls.subject_alt_names, "sidecar: subjectAltNames is not supported in ingress tls"),
         (tls.https_redirect, "sidecar: httpsRedirect is not supported"),
@@ -128,34 +145,32 @@ def _check_ingress_tls(
             v.error(message, path)
     if protocol not in gateway.TLS_PROTOCOLS:
         v.error("server cannot have TLS settings for non HTTPS/TLS ports", path)
-    elif tls.mode not in ("ISTIO_MUTUAL", "PASSTHROUGH", "AUTO_PASSTHROUGH", None):
-        gateway.check_tls_options(v, tls, path)
+    gateway.check_tls_options(v, tls, path)
 
 
 def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> None:
-    portless = [i for i, listener in enumerate(listeners) if listener and listener.port is None]
-    if len(portless) > 1:
-        v.error("sidecar: egress can have only one listener with empty port", "spec.egress")
-    elif portless and portless[0] != len(listeners) - 1:
-        v.error(
-            "sidecar: the egress listener with empty port should be the last listener in the list",
-            "spec.egress",
-        )
-    # Port 0 means a unix domain socket, unique by its path; any other port is IP bound, unique by
-    # its number (Istio compares the numbers only, not the bind addresses).
+    """Istio's loop: one portless (catch-all) listener, the last; port 0 means a unix domain
+    socket, unique by its path; any other port is IP bound, unique by its number (Istio compares
+    the numbers only, not the bind addresses)."""
     sockets: set[str] = set()
     ports: set[int] = set()
-    null_error = "sidecar: egress listener may not be null"
-    for path, listener in present(v, listeners, "spec.egress", null_error):
-        _check_egress_hosts(v, listener.hosts, path)
-        unix = listener.bind.startswith("unix://")
-        if listener.port is not None:
-            if listener.port.number == 0 and not unix:
+    catch_all = False
+    last = len(listeners) - 1
+    for path, listener in present(v, listeners, "spec.egress", "egress listener may not be null"):
+        if listener.port is None:
+            if catch_all:
+                v.error("sidecar: egress can have only one listener with empty port", path)
+                continue
+            if path == f"spec.egress[{last}]":
+                catch_all = True
+            else:
                 v.error(
-                    "sidecar: ports with 0 value must have a unix domain socket bind address", path
+                    "sidecar: the egress listener with empty port should be the last listener "
+                    "in the list",
+                    path,
                 )
-            elif not unix:
-                check_port(v, listener.port.number, f"{path}.port.number")
+        else:
+            _check_egress_port(v, listener, listener.port, path)
             if listener.port.number == 0:
                 if listener.bind in sockets:
                     v.error("sidecar: unix domain socket values for listeners must be unique", path)
@@ -164,14 +179,24 @@ def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> No
                 if listener.port.number in ports:
                     v.error(_DUPLICATE_PORT, path)
                 ports.add(listener.port.number)
-        if unix:
-            if listener.capture_mode not in (None, "DEFAULT", "NONE"):
-                v.error(
-                    "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners",
-                    path,
-                )
-        elif listener.bind and not fields.is_ip(listener.bind):
+        _check_egress_hosts(v, listener.hosts, path)
+
+
+def _check_egress_port(
+    v: Verdict, listener: IstioEgressListener, port: SidecarPort, path: str
+) -> None:
+    _check_port(v, port, f"{path}.port")
+    if port.number != 0:
+        check_port(v, port.number, f"{path}.port.number")
+        if listener.bind and not fields.is_ip(listener.bind):
             v.error(f"{listener.bind} is not a valid IP", f"{path}.bind")
+        return
+    if not listener.bind.startswith("unix://"):
+        v.error("sidecar: ports with 0 value must have a unix domain socket bind address", path)
+    elif problem := fields.unix_address_error(listener.bind.removeprefix("unix://")):
+        v.error(problem, f"{path}.bind")
+    if listener.capture_mode not in (None, "DEFAULT", "NONE"):
+        v.error("sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners", path)
 
 
 def _check_egress_hosts(v: Verdict, hosts: list[str], path: str) -> None:
@@ -187,7 +212,7 @@ def _check_egress_hosts(v: Verdict, hosts: list[str], path: str) -> None:
         if not slash or not namespace or not name or "/" in name:
             v.error("host must be of form namespace/dnsName", where)
             continue
-        if namespace not in ("*", ".", "~") and not fields.is_k8s_label(namespace):
+        if namespace not in ("*", ".", "~") and not fields.is_dns1123_label(namespace):
             v.error(f"invalid namespace value {fields.go_quote(namespace)} in sidecar", where)
         for problem in _hostname_errors(name):
             v.error(problem, where)

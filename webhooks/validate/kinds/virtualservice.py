@@ -5,6 +5,7 @@ from webhooks.validate.kinds import httproute, unreachable
 from webhooks.validate.kinds.common import (
     check_destination,
     check_export_to,
+    check_gateway_names,
     check_port,
     host_covers,
     hosts_overlap,
@@ -21,6 +22,8 @@ from webhooks.validate.models.virtualservice import (
 from webhooks.validate.verdict import Verdict
 
 MESH = "mesh"
+# istiod's VirtualServices converted from Gateway API routes; their gateway names are istiod's.
+ROUTE_SEMANTICS = "internal.istio.io/route-semantics"
 
 
 def validate(spec: VirtualService, meta: Meta) -> Verdict:
@@ -32,14 +35,17 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
     _check_hosts(v, spec.hosts, bound_to_mesh)
     if spec.export_to:
         check_export_to(v, spec.export_to, meta.namespace)
-    for index, gateway in enumerate(spec.gateways):
-        check_gateway_name(v, gateway, f"spec.gateways[{index}]")
+    if spec.gateways:
+        semantics = meta.annotations.get(ROUTE_SEMANTICS) == "gateway"
+        check_gateway_names(v, spec.gateways, "spec.gateways", semantics)
     if not (spec.http or spec.tls or spec.tcp):
         v.error("http, tcp or tls must be provided in virtual service")
-    gateways = bool(spec.gateways) and any(gateway != MESH for gateway in spec.gateways)
+    # Istio allows JWT claim routing only when the VirtualService's own gateways leave out the
+    # mesh (a match's gateways do not count), and prints those gateways as Go's %v.
+    claims_refused = f"[{' '.join(spec.gateways)}]" if bound_to_mesh else None
     for index, route in enumerate(spec.http):
         path = f"spec.http[{index}]"
-        httproute.check_route(v, route, path, delegate, gateways)
+        httproute.check_route(v, route, path, delegate, claims_refused)
     for index, tls in enumerate(spec.tls):
         _check_tls_route(v, tls, spec.hosts, f"spec.tls[{index}]")
     for index, tcp in enumerate(spec.tcp):
@@ -76,30 +82,6 @@ def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool) -> None:
                 v.error(f"duplicate hosts in virtual service: {host} & {other}", "spec.hosts")
 
 
-def check_gateway_name(v: Verdict, gateway: str, path: str) -> None:
-    if gateway == MESH:
-        return
-    namespace, slash, name = gateway.partition("/")
-    if slash:
-        if not namespace or not name:
-            v.error("config namespace and gateway name cannot be empty", path)
-            return
-        if not fields.is_k8s_label(namespace):
-            v.error(f"invalid value for namespace: {fields.go_quote(namespace)}", path)
-        if fields.fqdn_error(name):
-            v.error(f"invalid value for gateway name: {fields.go_quote(name)}", path)
-        return
-    if "." in gateway:
-        name, _, namespace = gateway.partition(".")
-        v.warn(
-            f"using legacy gatewayName format {fields.go_quote(gateway)}; prefer the "
-            f"<namespace>/<name> format: {fields.go_quote(f'{namespace}/{name}')}",
-            path,
-        )
-    elif fields.fqdn_error(gateway):
-        v.error(f"invalid value for gateway name: {fields.go_quote(gateway)}", path)
-
-
 def _check_route_destinations(
     v: Verdict, destinations: list[RouteDestination], path: str, missing: str
 ) -> None:
@@ -124,6 +106,7 @@ def _check_tls_route(v: Verdict, tls: TLSRoute, hosts: list[str], path: str) -> 
         for sni in match.sni_hosts:
             _check_sni(v, sni, hosts, f"{where}.sniHosts")
         _check_l4(v, match.destination_subnets, match.port, where)
+        _check_sources(v, match.source_labels, match.gateways, where)
     _check_route_destinations(v, tls.route, path, "TLS route is required")
 
 
@@ -167,5 +150,12 @@ def _check_tcp_match(v: Verdict, match: L4MatchAttributes, path: str) -> None:
     subnet = match.source_subnet
     if subnet and not (fields.is_ip(subnet) or fields.is_cidr(subnet)):
         v.error(f"{subnet} is not a valid CIDR block", f"{path}.sourceSubnet")
-    for message in fields.label_errors(match.source_labels):
-        v.error(message, f"{path}.sourceLabels")
+    _check_sources(v, match.source_labels, match.gateways, path)
+
+
+def _check_sources(v: Verdict, labels: dict[str, str], gateways: list[str], path: str) -> None:
+    if labels:
+        for message in fields.label_errors(labels):
+            v.error(message, f"{path}.sourceLabels")
+    if gateways:
+        check_gateway_names(v, gateways, f"{path}.gateways")
