@@ -12,6 +12,7 @@ import re2
 MAX_REGEX_BYTES = 1024
 RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
 
+# Matched whole (fullmatch): Python's `$` also matches before a final newline, Go's does not.
 _DNS1123_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
 # Istio's labels.IsWildcardDNS1123Label: `*`, or a DNS-1123 label after an optional `*` or `*-`.
 _WILDCARD_LABEL = re.compile(r"\*|(?:\*-?)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
@@ -23,7 +24,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+,\-.^_`|~A-Za-z0-9]+$")
 _STRICT_HEADER_NAME = re.compile(r"^[-_A-Za-z0-9]+$")
 _PSEUDO_HEADERS = frozenset({":method", ":scheme", ":authority", ":path", ":status"})
-_JWT_CLAIM = re.compile(r"^@request\.auth\.claims(\.[^.\[\]]+|\[[^\[\]]+\])+$")
+JWT_CLAIM_PREFIX = "@request.auth.claims"
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9}
 _NANOS |= {"m": 60 * 10**9, "h": 3600 * 10**9}
@@ -229,15 +230,25 @@ def header_name_error(name: str, allow_claims: bool = True) -> str | None:
     """VirtualService header names: tchar, pseudo-headers, or JWT claim keys."""
     if not name:
         return "header name cannot be empty"
-    if name in _PSEUDO_HEADERS or _HEADER_NAME.match(name):
+    if name in _PSEUDO_HEADERS or _HEADER_NAME.fullmatch(name):
         return None
-    if allow_claims and _JWT_CLAIM.match(name):
+    if allow_claims and is_routing_claim(name):
         return None
     return f"header name {name} is not a valid header name"
 
 
+def is_routing_claim(name: str) -> bool:
+    """Istio's jwt.ToRoutingClaim match: the prefix in any case, then `.claim` or `[claim]`."""
+    if name[: len(JWT_CLAIM_PREFIX)].lower() != JWT_CLAIM_PREFIX:
+        return False
+    rest = name[len(JWT_CLAIM_PREFIX) :]
+    return (rest[:1] == "." and len(rest) > 1) or (
+        rest[:1] == "[" and rest[-1:] == "]" and len(rest) > 2
+    )
+
+
 def strict_header_name_error(name: str) -> str | None:
-    if _STRICT_HEADER_NAME.match(name):
+    if _STRICT_HEADER_NAME.fullmatch(name):
         return None
     return f"header name {name} is not a valid header name"
 
@@ -276,9 +287,9 @@ def label_errors(labels: dict[str, str]) -> list[str]:
     for key, value in labels.items():
         prefix, slash, name = key.rpartition("/")
         valid_prefix = not slash or (bool(prefix) and fqdn_error(prefix) is None)
-        if not (valid_prefix and len(name) <= 63 and _QUALIFIED_NAME.match(name)):
+        if not (valid_prefix and len(name) <= 63 and _QUALIFIED_NAME.fullmatch(name)):
             errors.append(f"invalid tag key: {go_quote(key)}")
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
+        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
             errors.append(f"invalid tag value: {go_quote(value)}")
     return errors
 

@@ -83,7 +83,6 @@ GRPC_STATUSES = frozenset(
         "UNAUTHENTICATED",
     ]
 )
-_JWT_CLAIM_PREFIX = "@request.auth.claims"
 _DIRECT_RESPONSE_WARN = 100 * 1024
 _DIRECT_RESPONSE_MAX = 1024 * 1024
 _LARGE_BODY = "large direct_responses may impact control plane performance"
@@ -222,22 +221,12 @@ def _check_header_matches(
             v.error(f"header match {name} cannot be null", where)
         elif not (what == "withoutHeaders" and header.regex == "*"):
             check_string_match(v, header, what, where)
-        if claims_refused is not None and _is_routing_claim(name):
+        if claims_refused is not None and fields.is_routing_claim(name):
             v.error(
                 f"JWT claim based routing (key: {name}) is only supported for gateway, "
                 f"found no gateways: {claims_refused}",
                 where,
             )
-
-
-def _is_routing_claim(name: str) -> bool:
-    """Istio's jwt.ToRoutingClaim match: the prefix in any case, then `.claim` or `[claim]`."""
-    if name[: len(_JWT_CLAIM_PREFIX)].lower() != _JWT_CLAIM_PREFIX:
-        return False
-    rest = name[len(_JWT_CLAIM_PREFIX) :]
-    return (rest[:1] == "." and len(rest) > 1) or (
-        rest[:1] == "[" and rest[-1:] == "]" and len(rest) > 2
-    )
 
 
 def _check_destinations(v: Verdict, destinations: list[HTTPRouteDestination], path: str) -> None:
