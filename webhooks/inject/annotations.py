@@ -250,6 +250,13 @@ UNSUPPORTED_ANNOTATIONS = frozenset(
         "sidecar.istio.io/agentLogLevel",
         "sidecar.istio.io/capNetBindService",
         "sidecar.istio.io/enableCoreDump",
+        "sidecar.istio.io/extraStatTags",  # the stats annotations: Envoy's stats config is ours
+        "sidecar.istio.io/statsHistogramBuckets",
+        "sidecar.istio.io/statsInclusionPrefixes",
+        "sidecar.istio.io/statsInclusionRegexps",
+        "sidecar.istio.io/statsInclusionSuffixes",
+        "sidecar.istio.io/discoveryAddress",  # no xDS control plane
+        "sidecar.istio.io/controlPlaneAuthPolicy",
         "traffic.sidecar.istio.io/kubevirtInterfaces",
         "istio.io/reroute-virtual-interfaces",
     }

@@ -367,13 +367,15 @@ def test_istio_features_not_implemented_are_named_in_warnings_and_the_pod_inject
         "sidecar.istio.io/bootstrapOverride": "my-bootstrap",
         "app.example/owner": "team-a",
         "inject.istio.io/templates": "gateway",
+        "sidecar.istio.io/statsHistogramBuckets": '{"istiocustom": [1, 5, 50]}',
         "proxy.istio.io/config": '{"concurrency": 1, "tracing": {}}',
     }
     response = make_handler(default)(request(pod({}, annotations)))
     assert response.patch is not None
     assert response.warnings == [
         "annotations not supported by mesh-webhooks are ignored: "
-        "sidecar.istio.io/bootstrapOverride, inject.istio.io/templates",
+        "sidecar.istio.io/bootstrapOverride, inject.istio.io/templates, "
+        "sidecar.istio.io/statsHistogramBuckets",
         "proxy.istio.io/config fields not supported by mesh-webhooks are ignored: tracing",
     ]
     assert make_handler(default)(request(pod({}, {"app.example/owner": "a"}))).warnings is None
