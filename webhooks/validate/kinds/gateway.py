@@ -152,7 +152,11 @@ def _certificate_sources(tls: ServerTLSSettings) -> int:
 
 
 def check_tls_options(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
+    # Istio's order: the cipher and protocol warnings hold for every mode, ISTIO_MUTUAL stops
+    # after its own errors, and only a remote credential in SIMPLE or a MUTUAL mode skips the
+    # certificate and CRL checks (PASSTHROUGH does not).
     mode = tls.mode or "PASSTHROUGH"
+    _check_ciphers(v, tls, path)
     if mode == "ISTIO_MUTUAL":
         for value, what in (
             (tls.server_certificate, "server certificate"),
@@ -165,17 +169,28 @@ def check_tls_options(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
             if value:
                 v.error(f"ISTIO_MUTUAL TLS cannot have associated {what}", path)
         return
+    if mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH") and _has_certificates(tls):
+        v.warn(f"{mode} mode does not use certificates, they will be ignored", path)
     if _certificate_sources(tls) > 1:
         v.error(
             "only one of credential_name, credential_names, server_certificate/private_key, "
             "tls_certificates should be specified",
             path,
         )
-    if mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH"):
-        if _has_certificates(tls):
-            v.warn(f"{mode} mode does not use certificates, they will be ignored", path)
-        return
-    _check_certificates(v, tls, mode, path)
+    if mode in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
+        if tls.credential_name or tls.credential_names:
+            return
+        _check_certificates(v, tls, mode, path)
+    if tls.ca_crl and tls.credential_name:
+        v.error(
+            "CRL is not supported with credentialName. CRL has to be specified in the credential",
+            path,
+        )
+    if tls.ca_crl and mode == "SIMPLE":
+        v.error("CRL is not supported with SIMPLE TLS", path)
+
+
+def _check_ciphers(v: Verdict, tls: ServerTLSSettings, path: str) -> None:
     if tls.min_protocol_version in _OLD_TLS and not tls.cipher_suites:
         v.warn(
             "TLS version below TLSV1_2 require setting compatible ciphers as by default they "
@@ -213,19 +228,10 @@ def _has_certificates(tls: ServerTLSSettings) -> bool:
 def _check_certificates(v: Verdict, tls: ServerTLSSettings, mode: str, path: str) -> None:
     # Istio names OPTIONAL_MUTUAL "MUTUAL TLS" in these texts.
     prefix = "SIMPLE TLS" if mode == "SIMPLE" else "MUTUAL TLS"
+    if mode != "SIMPLE" and not tls.ca_certificates:
+        v.error(f"{prefix} requires a client CA bundle", path)
     if len(tls.tls_certificates) > 2:
         v.warn(f"{prefix} can support up to 2 server certificates", path)
-    if tls.ca_crl and (tls.credential_name or tls.credential_names):
-        v.error(
-            "CRL is not supported with credentialName. CRL has to be specified in the credential",
-            path,
-        )
-    elif tls.ca_crl and mode == "SIMPLE":
-        v.error("CRL is not supported with SIMPLE TLS", path)
-    if tls.credential_name or tls.credential_names:
-        return
-    if mode in ("MUTUAL", "OPTIONAL_MUTUAL") and not tls.ca_certificates:
-        v.error(f"{prefix} requires a client CA bundle", path)
     pairs = [(c.server_certificate, c.private_key) for c in tls.tls_certificates] or [
         (tls.server_certificate, tls.private_key)
     ]

@@ -130,10 +130,6 @@ def _check_ingress_tls(
 ) -> None:
     tls = listener.tls
     assert tls is not None
-    if tls.mode in ("ISTIO_MUTUAL", "AUTO_PASSTHROUGH"):
-        v.error(
-            f"configuration is invalid: cannot set mode to {tls.mode} in sidecar ingress tls", path
-        )
     for value, message in (
         (tls.subject_alt_names, "sidecar: subjectAltNames is not supported in ingress tls"),
         (tls.https_redirect, "sidecar: httpsRedirect is not supported"),
@@ -143,6 +139,10 @@ def _check_ingress_tls(
     ):
         if value:
             v.error(message, path)
+    if tls.mode in ("ISTIO_MUTUAL", "AUTO_PASSTHROUGH"):
+        v.error(
+            f"configuration is invalid: cannot set mode to {tls.mode} in sidecar ingress tls", path
+        )
     if protocol not in gateway.TLS_PROTOCOLS:
         v.error("server cannot have TLS settings for non HTTPS/TLS ports", path)
     gateway.check_tls_options(v, tls, path)
