@@ -7,13 +7,14 @@ import datetime
 import math
 import re
 
+from webhooks import numbers
+
 
 def _integer(text: str) -> int:
-    text = text.strip()
-    # ASCII digits only, and few of them: int() also reads Arabic-Indic digits and refuses 5,000.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    value = numbers.whole_number(text.strip())
+    if value is None:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
-    return int(text)
+    return value
 
 
 def port(text: str) -> int:

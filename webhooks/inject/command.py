@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from webhooks import yamlio
-from webhooks.inject import config as inject_config, formats
+from webhooks import numbers, yamlio
+from webhooks.inject import config as inject_config
 from webhooks.inject.annotations import InjectionError
 from webhooks.inject.config import ConfigError, InjectConfig, resolve_native_sidecars
 from webhooks.inject.handler import process
@@ -92,9 +92,10 @@ def _kube_version(value: str | None) -> tuple[int, int] | None:
         return None
     major, _, minor = value.lstrip("v").partition(".")
     minor = minor.split(".")[0]
-    if not (formats.INTEGER.fullmatch(major) and formats.INTEGER.fullmatch(minor)):
+    major_number, minor_number = numbers.whole_number(major), numbers.whole_number(minor)
+    if major_number is None or minor_number is None:
         raise SystemExit(f"inject: --kube-version wants MAJOR.MINOR, got {value!r}")
-    return int(major), int(minor)
+    return major_number, minor_number
 
 
 def _documents(filename: str) -> list[Any]:

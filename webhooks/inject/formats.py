@@ -8,7 +8,7 @@ file, annotations.py into a refused pod naming the annotation. Digits are ASCII 
 import ipaddress
 import re
 
-from webhooks import mesh
+from webhooks import mesh, numbers
 from webhooks.proxy import proxy_config
 
 # The status port may be moved, but not onto a port Envoy or iptables already uses (the agent
@@ -18,7 +18,6 @@ INTERCEPTION_MODES = ("REDIRECT", "NONE")  # `mesh-webhooks iptables` refuses TP
 ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warning", "warn", "error", "critical", "off")
 _LOG_LEVELS = frozenset(ENVOY_LOG_LEVELS)
 # The exact patterns, mirrored by the chart's values.schema.json.
-INTEGER = re.compile(r"[0-9]+")
 DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
 INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 QUANTITY = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?")
@@ -31,10 +30,10 @@ def is_quantity(value: str) -> bool:
 
 
 def integer(value: str, low: int, high: int) -> int:
-    text = value.strip()
-    if not INTEGER.fullmatch(text) or not low <= int(text) <= high:
+    number = numbers.whole_number(value.strip())
+    if number is None or not low <= number <= high:
         raise ValueError(f"want an integer from {low} to {high}")
-    return int(text)
+    return number
 
 
 def split_list(value: str) -> list[str]:
@@ -47,7 +46,7 @@ def port_list(value: str, star: bool = False) -> str:
     if star and value.strip() == "*":
         return value.strip()
     for part in split_list(value):
-        if not INTEGER.fullmatch(part) or not 0 < int(part) < 65536:
+        if not 0 < (numbers.whole_number(part) or 0) < 65536:
             raise ValueError(f"{part!r} is not a port (1-65535)")
     return value
 

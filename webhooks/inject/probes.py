@@ -8,7 +8,7 @@ Unlike Istio, a probe is left alone when the kubelet can reach the app without E
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from webhooks import mesh, yamlio
+from webhooks import mesh, numbers, yamlio
 from webhooks.admission import jsontext
 from webhooks.inject.patch import PodEdit
 
@@ -32,8 +32,9 @@ def _resolve_port(port: Any, container: dict[str, Any]) -> int | None:
     if isinstance(port, int) and not isinstance(port, bool):
         return port
     if isinstance(port, str):
-        if port.isascii() and port.isdigit():
-            return int(port)
+        number = numbers.whole_number(port)
+        if number is not None:
+            return number
         ports = container.get("ports")
         for declared in ports if isinstance(ports, list) else ():
             if not isinstance(declared, dict) or declared.get("name") != port:

@@ -5,7 +5,7 @@ import functools
 import re
 from typing import Any
 
-from webhooks import mesh, yamlio
+from webhooks import mesh, numbers, yamlio
 from webhooks.admission import jsontext
 from webhooks.inject import formats
 from webhooks.inject.annotations import AnnotationError
@@ -48,7 +48,7 @@ def _find(annotations: dict[str, str]) -> dict[str, list[str]]:
 
 
 def _check_port(key: str, value: str, port: str, status_port: int) -> None:
-    number = int(port) if port.isascii() and port.isdigit() else 0
+    number = numbers.whole_number(port) or 0
     if not 0 < number < 65536 or number in mesh.RESERVED_PORTS or number == status_port:
         raise AnnotationError(key, value, f"{port!r} is not a free port for the app's metrics")
 

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from webhooks import mesh
+from webhooks import mesh, numbers
 
 CHAINS = ("ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_REDIRECT", "ISTIO_OUTPUT")
 _INTERFACE = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
@@ -39,17 +39,12 @@ class CaptureSpec:
     exclude_interfaces: tuple[str, ...] = ()
 
 
-def _digits(text: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts '²' and Arabic-Indic digits, which int()
-    refuses or reads as another number."""
-    return text.isascii() and text.isdigit()
-
-
 def parse_port(text: str, flag: str) -> int:
     text = text.strip()
-    if not _digits(text) or len(text) > 5 or not 0 < int(text) < 65536:
+    port = numbers.whole_number(text)
+    if port is None or not 0 < port < 65536:
         raise CaptureError(f"{flag}: {text!r} is not a port (1-65535)")
-    return int(text)
+    return port
 
 
 def parse_ports(text: str, flag: str) -> tuple[int, ...]:
@@ -77,10 +72,15 @@ def parse_interfaces(text: str, flag: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _is_id(text: str) -> bool:
+    value = numbers.whole_number(text)
+    return value is not None and value <= 2**32 - 2
+
+
 def parse_ids(text: str, flag: str) -> tuple[str, ...]:
     ids = _items(text)
     # 2^32 - 2: the largest id the kernel's uid/gid types can hold (-1 means "no id").
-    if not ids or not all(_digits(i) and len(i) <= 10 and int(i) <= 2**32 - 2 for i in ids):
+    if not ids or not all(_is_id(i) for i in ids):
         raise CaptureError(f"{flag}: {text!r} is not a numeric id or a comma-separated list")
     return tuple(ids)
 

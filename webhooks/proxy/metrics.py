@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from webhooks import mesh, yamlio
+from webhooks import mesh, numbers, yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +66,15 @@ def _target(entry: object, key: str, status_port: int) -> Target:
     if isinstance(port, bool) or not isinstance(port, str | int | None):
         raise _error(f"{key}: bad port {port!r}")
     port_text = str(port or "80")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    number = numbers.whole_number(port_text)
+    if number is None or not 0 < number < 65536:
         raise _error(f"{key}: bad port {port_text!r}")
-    if int(port_text) in mesh.RESERVED_PORTS or int(port_text) == status_port:
+    if number in mesh.RESERVED_PORTS or number == status_port:
         raise _error(f"{key}: port {port_text} is reserved for the proxy")
     if not isinstance(path, str | None):
         raise _error(f"{key}: path {path!r} is not a string")
     path = path or "/metrics"
-    return Target(int(port_text), path if path.startswith("/") else "/" + path)
+    return Target(number, path if path.startswith("/") else "/" + path)
 
 
 @dataclass

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import re2
 
+from webhooks import numbers
+
 MAX_REGEX_BYTES = 1024
 RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
 
@@ -83,18 +85,25 @@ def port_error(port: int) -> str | None:
     return f"port number {port} must be in the range 1..65535"
 
 
+def go_atoi(text: str) -> int | None:
+    """Go's strconv.Atoi: the value, or None where it fails (not an integer, or past int64)."""
+    if not _GO_INTEGER.fullmatch(text):
+        return None
+    magnitude = numbers.whole_number(text.lstrip("+-")) or 0  # never None: _GO_INTEGER matched
+    value = -magnitude if text.startswith("-") else magnitude
+    return value if -(2**63) <= value < 2**63 else None
+
+
 def is_go_integer(text: str) -> bool:
-    """Whether Go's strconv.Atoi parses `text` without error."""
-    return bool(_GO_INTEGER.fullmatch(text)) and -(2**63) <= int(text) < 2**63
+    return go_atoi(text) is not None
 
 
 def go_atoi_error(text: str) -> str | None:
     """Go's strconv.Atoi error for `text`, or None when it parses."""
-    if not _GO_INTEGER.fullmatch(text):
-        return f"strconv.Atoi: parsing {go_quote(text)}: invalid syntax"
-    if not -(2**63) <= int(text) < 2**63:
-        return f"strconv.Atoi: parsing {go_quote(text)}: value out of range"
-    return None
+    if go_atoi(text) is not None:
+        return None
+    why = "value out of range" if _GO_INTEGER.fullmatch(text) else "invalid syntax"
+    return f"strconv.Atoi: parsing {go_quote(text)}: {why}"
 
 
 def split_host_port(address: str) -> tuple[str, str, str | None]:
@@ -197,9 +206,13 @@ def parse_duration(text: str) -> int | None:
         if match is None or match.group(1) in ("", "."):
             return None
         whole, _, fraction = match.group(1).partition(".")
+        fraction = fraction[:19]  # Go ignores the digits past int64's precision
         unit = _NANOS[match.group(2)]
-        total += int(whole or 0) * unit + int(fraction or 0) * unit // 10 ** len(fraction)
+        magnitude = numbers.whole_number(whole or "0") or 0  # ASCII digits: never None
+        total += magnitude * unit + int(fraction or 0) * unit // 10 ** len(fraction)
         position = match.end()
+    if total >= 2**63:  # Go's overflow: "invalid duration"
+        return None
     return -total if text.startswith("-") else total
 
 

@@ -237,6 +237,7 @@ _WRONG = (
     | st.sampled_from(
         [
             *("", "http", "8080", "concurrency: x", "{}", "[1]", "null"),
+            *("1" * 5000, "²"),  # past int()'s 4,300 digits; a digit int() refuses
             '{"scrape": 1, "port": [], "targets": [1, {"port": null}]}',
             '{"/app-health/app/readyz": 1, "/app-health/log-shipper/startupz": {"grpc": 1}}',
             '{"/app-health/app/readyz": {"httpGet": {"port": [], "path": null}}}',
@@ -379,3 +380,25 @@ def test_istio_features_not_implemented_are_named_in_warnings_and_the_pod_inject
         "proxy.istio.io/config fields not supported by mesh-webhooks are ignored: tracing",
     ]
     assert make_handler(default)(request(pod({}, {"app.example/owner": "a"}))).warnings is None
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value"),
+    [
+        ("prometheus.io/port", "1" * 5000),  # past the 4,300 digits Python's int() reads
+        ("prometheus.istio.io/scrape-targets", f"{'1' * 5000}:/metrics"),
+        ("status.sidecar.istio.io/port", "1" * 5000),
+    ],
+)
+def test_a_number_too_long_for_int_is_refused_naming_the_annotation(
+    annotation: str, value: str
+) -> None:
+    response = make_handler(default)(request(pod({}, {annotation: value})))
+    assert response.allowed is False
+    assert response.status is not None
+    assert f"for annotation {annotation!r}" in response.status.message
+
+
+def test_a_probe_port_too_long_for_int_is_not_a_crash() -> None:
+    probed = {"name": "app", "image": "x", "readinessProbe": {"httpGet": {"port": "1" * 5000}}}
+    assert make_handler(default)(request(pod(containers=[probed]))).allowed is True

@@ -3,6 +3,8 @@ rendered as Istio renders them (never as Python objects)."""
 
 from typing import Any
 
+import pytest
+
 from tests.unit.validate.corpus import case_documents
 from webhooks.validate import validator
 
@@ -39,3 +41,54 @@ def test_no_message_shows_a_python_object() -> None:
         outcome = validator.validate_object(document, "default")
         for text in (outcome.message or "", *outcome.warnings):
             assert "=None" not in text, (case, text)
+
+
+_LONG = "1" * 5000  # past the 4,300 digits Python's int() reads
+_ROUTE = [{"destination": {"host": "a"}}]
+
+
+def _resource(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    group = "networking" if kind == "Sidecar" else "security"
+    return {
+        "apiVersion": f"{group}.istio.io/v1",
+        "kind": kind,
+        "metadata": {"name": "x", "namespace": "ns"},
+        "spec": spec,
+    }
+
+
+_PORTS = {"rules": [{"to": [{"operation": {"ports": [_LONG]}}]}]}
+_BITS = {"rules": [{"from": [{"source": {"ipBlocks": ["1.2.3.4/²"]}}]}]}
+_PEER = {"selector": {"matchLabels": {"a": "b"}}, "portLevelMtls": {_LONG: {"mode": "STRICT"}}}
+_JWKS = {"jwtRules": [{"issuer": "x", "jwksUri": f"https://a:{_LONG}/"}]}
+_ENDPOINT = {
+    "ingress": [
+        {
+            "port": {"number": 80, "protocol": "HTTP", "name": "http"},
+            "defaultEndpoint": f"127.0.0.1:{_LONG}",
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            virtual_service([{"retries": {"retryOn": _LONG}, "route": _ROUTE}]),
+            "not a valid retryOn",
+        ),
+        (virtual_service([{"timeout": f"{_LONG}s", "route": _ROUTE}]), "invalid duration"),
+        (_resource("AuthorizationPolicy", _PORTS), "value out of range"),
+        (_resource("AuthorizationPolicy", _BITS), 'bad bits after slash: "²"'),
+        (_resource("PeerAuthentication", _PEER), "port must be in range 1..65535"),
+        (_resource("RequestAuthentication", _JWKS), "value out of range"),
+        (_resource("Sidecar", _ENDPOINT), "value out of range"),
+    ],
+)
+def test_numbers_too_long_for_int_are_refused_with_go_s_message(
+    document: dict[str, Any], message: str
+) -> None:
+    outcome = validator.validate_object(document, "ns")
+    assert not outcome.allowed
+    assert message in outcome.message

@@ -5,6 +5,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+from webhooks import numbers
 from webhooks.validate import fields
 
 MAX_SERVICE_ACCOUNTS = 16
@@ -52,9 +53,10 @@ def _prefix_error(value: str) -> str | None:
     where = f"netip.ParsePrefix({fields.go_quote(value)})"
     if not fields.is_ip(address) or "%" in address:
         return f"{where}: ParseAddr({fields.go_quote(address)}): unable to parse IP"
-    if not bits.isdigit() or (len(bits) > 1 and bits[0] == "0"):
+    length = numbers.whole_number(bits)
+    if length is None or (len(bits) > 1 and bits[0] == "0"):
         return f"{where}: bad bits after slash: {fields.go_quote(bits)}"
-    if int(bits) > ipaddress.ip_address(address).max_prefixlen:
+    if length > ipaddress.ip_address(address).max_prefixlen:
         return f"{where}: prefix length out of range"
     return None
 
@@ -62,15 +64,16 @@ def _prefix_error(value: str) -> str | None:
 def port_errors(values: Sequence[str]) -> list[str]:
     errors = []
     for value in values:
-        if not value.isascii() or not value.isdigit():
+        number = numbers.whole_number(value)
+        if number is None:
             errors.append(
                 f'bad port ({value}): strconv.ParseUint: parsing "{value}": invalid syntax'
             )
-        elif int(value) > 4294967295:
+        elif number > 4294967295:
             errors.append(
                 f'bad port ({value}): strconv.ParseUint: parsing "{value}": value out of range'
             )
-        elif int(value) > 65535:
+        elif number > 65535:
             errors.append(f"bad port ({value}): <nil>")  # Go prints the nil error as is
     return errors
 

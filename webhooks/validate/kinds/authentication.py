@@ -2,6 +2,7 @@
 
 from urllib.parse import urlsplit
 
+from webhooks import numbers
 from webhooks.validate import fields
 from webhooks.validate.kinds import jwks
 from webhooks.validate.kinds.common import (
@@ -29,9 +30,10 @@ def validate_peer(spec: PeerAuthentication, meta: Meta) -> Verdict:
     if not spec.port_level_mtls:
         v.error("port level mTLS, if defined, must have at least one element", path)
     for port in spec.port_level_mtls:
-        if not port.isdigit():
+        number = numbers.whole_number(port)
+        if number is None:
             v.error(f"port {fields.go_quote(port)} is not a number", f"{path}[{port}]")
-        elif not 1 <= int(port) <= 65535:
+        elif not 1 <= number <= 65535:
             v.error("port must be in range 1..65535", f"{path}[{port}]")
     return v
 

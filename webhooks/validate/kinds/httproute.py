@@ -315,7 +315,7 @@ def _retry_on_errors(retry_on: str) -> tuple[str, ...]:
 
 def _is_http_status(policy: str) -> bool:
     """Istio's test: Go's strconv.Atoi parses it and http.StatusText knows the code."""
-    return fields.is_go_integer(policy) and int(policy) in HTTP_STATUS_CODES
+    return fields.go_atoi(policy) in HTTP_STATUS_CODES
 
 
 def _check_fault(v: Verdict, fault: HTTPFaultInjection, path: str) -> None:
