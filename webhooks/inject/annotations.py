@@ -81,7 +81,7 @@ class Settings:
 
     native: bool
     proxy_image: str
-    init_image: str  # the proxyImage annotation sets both, as in Istio
+    init_image: str  # the proxyImage annotation sets both images
     status_port: int
     interception_mode: str
     include_outbound_ip_ranges: str
@@ -104,8 +104,9 @@ class Settings:
     merge_metrics: bool
     user_volumes: tuple[dict[str, Any], ...]
     user_volume_mounts: tuple[dict[str, Any], ...]
-    ignored_proxy_config: tuple[str, ...]
-    ignored_annotations: tuple[str, ...]  # of UNSUPPORTED_ANNOTATIONS, in the pod's order
+    # What the pod asked for that is not implemented; built with the settings, so the pods
+    # that share the defaults share its emptiness too.
+    warnings: tuple[str, ...]
 
 
 def parse_bool(key: str, value: str) -> bool:
@@ -330,6 +331,21 @@ def _parse_settings(annotations: Mapping[str, str], config: InjectConfig, native
         merge_metrics=get(MERGE_METRICS, parse_bool, config.enable_prometheus_merge),
         user_volumes=get(USER_VOLUME, _user_volumes, ()),
         user_volume_mounts=get(USER_VOLUME_MOUNT, _user_mounts, ()),
-        ignored_proxy_config=ignored,
-        ignored_annotations=tuple(key for key in annotations if key in UNSUPPORTED_ANNOTATIONS),
+        warnings=_warnings(annotations, ignored),
     )
+
+
+def _warnings(
+    annotations: Mapping[str, str], ignored_proxy_config: tuple[str, ...]
+) -> tuple[str, ...]:
+    warnings = []
+    if unsupported := [key for key in annotations if key in UNSUPPORTED_ANNOTATIONS]:
+        warnings.append(
+            f"annotations not supported by mesh-webhooks are ignored: {', '.join(unsupported)}"
+        )
+    if ignored_proxy_config:
+        warnings.append(
+            f"proxy.istio.io/config fields not supported by mesh-webhooks are ignored: "
+            f"{', '.join(ignored_proxy_config)}"
+        )
+    return tuple(warnings)

@@ -24,7 +24,7 @@ class Outcome(NamedTuple):  # a tuple: built for every request, and a tuple is b
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        extra = self.injection.warnings if self.injection else ()
+        extra = self.injection.settings.warnings if self.injection else ()
         return (*self.decision.warnings, *extra)
 
 

@@ -18,8 +18,7 @@ INJECTED = frozenset({mesh.PROXY_CONTAINER, mesh.INIT_CONTAINER})
 class Injection(NamedTuple):  # a tuple: built for every pod, and a tuple is built fastest
     pod: dict[str, Any]
     patch: list[Operation]  # applied to the request's pod, gives `pod`
-    settings: Settings
-    warnings: tuple[str, ...]
+    settings: Settings  # its warnings: what the pod asked for that is not implemented
 
 
 _UNRECORDED = f"but no {mesh.STATUS_ANNOTATION} annotation"
@@ -207,19 +206,4 @@ def inject_pod(
     # `strip` undid the previous injection outside the record, so a re-injection (a rare path:
     # reinvocation, or a pod injected offline) is diffed; unchanged, its patch is empty.
     patch = make_patch(pod, injected) if reinjection else edit.operations
-    return Injection(injected, patch, settings, _warnings(settings))
-
-
-def _warnings(settings: Settings) -> tuple[str, ...]:
-    warnings = []
-    if settings.ignored_annotations:
-        warnings.append(
-            f"annotations not supported by mesh-webhooks are ignored: "
-            f"{', '.join(settings.ignored_annotations)}"
-        )
-    if settings.ignored_proxy_config:
-        warnings.append(
-            f"proxy.istio.io/config fields not supported by mesh-webhooks are ignored: "
-            f"{', '.join(settings.ignored_proxy_config)}"
-        )
-    return tuple(warnings)
+    return Injection(injected, patch, settings)

@@ -67,7 +67,7 @@ def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
     JSON), then defaults. Raises ValueError naming what cannot be used."""
     env = os.environ
     config = proxy_config.parse(env.get(mesh.PROXY_CONFIG_ENV, ""))
-    status_port = proxy_config.check_status_port(_override(args.status_port, config.status_port))
+    status_port = _status_port(args, config)
     drain = config.drain_seconds
     if args.drain_duration is not None:
         try:
@@ -75,9 +75,7 @@ def settings_from(args: argparse.Namespace) -> agent.AgentSettings:
         except ValueError as error:
             raise proxy_config.ProxyConfigError(f"--drain-duration {error}") from None
     targets = env.get(mesh.PROMETHEUS_ANNOTATIONS_ENV, "")
-    shifted = [port + args.port_offset for port in (*mesh.RESERVED_PORTS, status_port)]
-    if not all(0 < port < 65536 for port in shifted):
-        raise ValueError(f"--port-offset {args.port_offset} moves a port outside 1-65535")
+    _check_offset(args.port_offset, (*mesh.RESERVED_PORTS, status_port))
     return agent.AgentSettings(
         envoy_binary=args.envoy_binary,
         pod=bootstrap.read_pod_identity(env, args.podinfo_dir),
@@ -101,16 +99,25 @@ def _override(flag: int | None, configured: int) -> int:
     return configured if flag is None else flag
 
 
+def _status_port(args: argparse.Namespace, config: proxy_config.ProxyConfig) -> int:
+    return proxy_config.check_status_port(_override(args.status_port, config.status_port))
+
+
+def _check_offset(offset: int, ports: tuple[int, ...]) -> None:
+    if not all(0 < port + offset < 65536 for port in ports):
+        raise ValueError(f"--port-offset {offset} moves a port outside 1-65535")
+
+
 def _drain(args: argparse.Namespace) -> int:
     try:
-        config = proxy_config.parse(os.environ.get(mesh.PROXY_CONFIG_ENV, ""))
-        status_port = _override(args.status_port, config.status_port)
-        port = proxy_config.check_status_port(status_port) + args.port_offset
-        if not 0 < port < 65536:
-            raise ValueError(f"--port-offset {args.port_offset} moves a port outside 1-65535")
+        status_port = _status_port(
+            args, proxy_config.parse(os.environ.get(mesh.PROXY_CONFIG_ENV, ""))
+        )
+        _check_offset(args.port_offset, (status_port,))
     except ValueError as error:
         sys.stderr.write(f"mesh-webhooks agent drain: {error}\n")
         return 2
+    port = status_port + args.port_offset
     try:
         agent.request_drain(port)
     except (OSError, http.client.HTTPException) as error:
