@@ -147,6 +147,15 @@ def hosts_overlap(a: str, b: str) -> bool:
     return host_covers(a, b) or host_covers(b, a)
 
 
+def check_sources(v: Verdict, labels: dict[str, str], gateways: list[str], path: str) -> None:
+    """A route match's sourceLabels and gateways (HTTP, TLS and TCP alike)."""
+    if labels:
+        for message in fields.label_errors(labels):
+            v.error(message, f"{path}.sourceLabels")
+    if gateways:
+        check_gateway_names(v, gateways, f"{path}.gateways")
+
+
 def check_gateway_names(
     v: Verdict, gateways: Sequence[str], path: str, gateway_semantics: bool = False
 ) -> None:

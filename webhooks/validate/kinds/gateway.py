@@ -99,7 +99,7 @@ def gateway_host_error(host: str, converted: bool) -> str | None:
     """`~` (no namespace) is a namespace only in gateways converted from the Gateway API."""
     namespace, slash, name = host.partition("/")
     if not slash:
-        namespace, name = "", host
+        name = host
     if slash and (not namespace or not name):
         return "config namespace and dnsName in host entry cannot be empty"
     allowed = _CONVERTED_NAMESPACES if converted else _NAMESPACES

@@ -2,7 +2,7 @@
 
 import re
 
-from webhooks.validate.fields import go_quote
+from webhooks.validate import fields
 from webhooks.validate.models.virtualservice import HeaderOperations, Headers
 from webhooks.validate.verdict import Verdict
 
@@ -22,11 +22,11 @@ def is_authority(name: str) -> bool:
     return name.lower() in (":authority", "host")
 
 
-def authority_conflict(rewritten: str, headers: Headers | None) -> str | None:
+def authority_conflict(rewritten: str, headers: Headers) -> str | None:
     """Istio's validateAuthorityRewrite: the authority is set in one place only, a route's
     rewrite or one of its request headers."""
     current = rewritten
-    operations = headers.request if headers is not None else None
+    operations = headers.request
     for table in (operations.set, operations.add) if operations is not None else ():
         for name, value in table.items():
             if not is_authority(name):
@@ -34,7 +34,7 @@ def authority_conflict(rewritten: str, headers: Headers | None) -> str | None:
             if current:
                 return (
                     f"authority header cannot be set multiple times: have "
-                    f"{go_quote(current)}, attempting to set {go_quote(value)}"
+                    f"{fields.go_quote(current)}, attempting to set {fields.go_quote(value)}"
                 )
             current = value
     return None
@@ -56,9 +56,9 @@ def _check_name(v: Verdict, name: str, path: str) -> None:
     if not name:
         v.error("header name cannot be empty", path)
     elif name.lower() == "host":  # Istio's order: Host first, then the ":" prefix
-        v.error(f"invalid header {go_quote(name)}: cannot set Host header", path)
+        v.error(f"invalid header {fields.go_quote(name)}: cannot set Host header", path)
     elif name.startswith(":"):
-        v.error(f'invalid header {go_quote(name)}: header cannot have ":" prefix', path)
+        v.error(f'invalid header {fields.go_quote(name)}: header cannot have ":" prefix', path)
 
 
 def _check_value(v: Verdict, value: str, path: str) -> None:

@@ -7,8 +7,8 @@ from webhooks.validate.kinds import headers
 from webhooks.validate.kinds.common import (
     check_destination,
     check_duration,
-    check_gateway_names,
     check_port,
+    check_sources,
     destination_errors,
 )
 from webhooks.validate.models.virtualservice import (
@@ -89,10 +89,10 @@ _LARGE_BODY = "large direct_responses may impact control plane performance"
 
 
 def check_route(
-    v: Verdict, route: HTTPRoute, path: str, delegate: bool, claims_refused: str | None
+    v: Verdict, route: HTTPRoute, path: str, delegate: bool, claims_refused: list[str] | None
 ) -> None:
     """One entry of spec.http; `delegate` is true inside a delegate VirtualService, and
-    `claims_refused` is its gateways as Istio prints them when JWT claim routing is refused.
+    `claims_refused` is its gateways when JWT claim routing is refused, else None.
 
     This runs for every route of every VirtualService: fields left unset skip their checks
     before any field path is formatted."""
@@ -122,9 +122,9 @@ def check_route(
         _check_cors(v, route.cors_policy, f"{path}.corsPolicy")
     if route.headers is not None:
         headers.check_headers(v, route.headers, f"{path}.headers")
-    rewritten = route.rewrite.authority if route.rewrite is not None else ""
-    if problem := headers.authority_conflict(rewritten, route.headers):
-        v.error(problem, path)
+        rewritten = route.rewrite.authority if route.rewrite is not None else ""
+        if problem := headers.authority_conflict(rewritten, route.headers):
+            v.error(problem, path)
 
 
 def _check_kind(v: Verdict, route: HTTPRoute, path: str, delegate: bool) -> None:
@@ -179,7 +179,9 @@ def check_string_match(v: Verdict, match: StringMatch, what: str, path: str) -> 
             v.error(problem, path)
 
 
-def check_match(v: Verdict, match: HTTPMatchRequest, path: str, claims_refused: str | None) -> None:
+def check_match(
+    v: Verdict, match: HTTPMatchRequest, path: str, claims_refused: list[str] | None
+) -> None:
     if match.uri is not None:
         check_string_match(v, match.uri, "uri", f"{path}.uri")
     if match.scheme is not None:
@@ -197,11 +199,7 @@ def check_match(v: Verdict, match: HTTPMatchRequest, path: str, claims_refused: 
             check_string_match(v, param, "queryParams", f"{path}.queryParams[{name}]")
     if match.port:
         check_port(v, match.port, f"{path}.port")
-    if match.source_labels:
-        for message in fields.label_errors(match.source_labels):
-            v.error(message, f"{path}.sourceLabels")
-    if match.gateways:
-        check_gateway_names(v, match.gateways, f"{path}.gateways")
+    check_sources(v, match.source_labels, match.gateways, path)
     if match.source_namespace and not fields.is_dns1123_label(match.source_namespace):
         v.error(f"sourceNamespace match {match.source_namespace} is invalid", path)
 
@@ -211,7 +209,7 @@ def _check_header_matches(
     table: dict[str, StringMatch | None],
     what: str,
     path: str,
-    claims_refused: str | None,
+    claims_refused: list[str] | None,
 ) -> None:
     for name, header in table.items():
         where = f"{path}.{what}[{name}]"
@@ -224,7 +222,7 @@ def _check_header_matches(
         if claims_refused is not None and fields.is_routing_claim(name):
             v.error(
                 f"JWT claim based routing (key: {name}) is only supported for gateway, "
-                f"found no gateways: {claims_refused}",
+                f"found no gateways: [{' '.join(claims_refused)}]",  # Go's %v of a list
                 where,
             )
 

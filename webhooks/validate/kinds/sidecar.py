@@ -1,5 +1,7 @@
 """Sidecar: ingress and egress listeners, outbound traffic policy, connection pools."""
 
+from collections.abc import Iterator
+
 from webhooks.validate import fields
 from webhooks.validate.kinds import gateway
 from webhooks.validate.kinds.common import (
@@ -149,21 +151,16 @@ def _check_ingress_tls(
 
 
 def _check_egress(v: Verdict, listeners: list[IstioEgressListener | None]) -> None:
-    """Istio's loop: one portless (catch-all) listener, the last; port 0 means a unix domain
-    socket, unique by its path; any other port is IP bound, unique by its number (Istio compares
-    the numbers only, not the bind addresses)."""
+    """Istio's loop: a portless (catch-all) listener must be the last, so every earlier one is
+    faulted (Istio's "only one listener with empty port" cannot occur); port 0 means a unix
+    domain socket, unique by its path; any other port is IP bound, unique by its number (Istio
+    compares the numbers only, not the bind addresses)."""
     sockets: set[str] = set()
     ports: set[int] = set()
-    catch_all = False
-    last = len(listeners) - 1
+    last = f"spec.egress[{len(listeners) - 1}]"
     for path, listener in present(v, listeners, "spec.egress", "egress listener may not be null"):
         if listener.port is None:
-            if catch_all:
-                v.error("sidecar: egress can have only one listener with empty port", path)
-                continue
-            if path == f"spec.egress[{last}]":
-                catch_all = True
-            else:
+            if path != last:
                 v.error(
                     "sidecar: the egress listener with empty port should be the last listener "
                     "in the list",
@@ -220,13 +217,11 @@ def _check_egress_hosts(v: Verdict, hosts: list[str], path: str) -> None:
         v.warn("`*/*` host select all resources, no other hosts can be added", path)
 
 
-def _hostname_errors(name: str) -> list[str]:
+def _hostname_errors(name: str) -> Iterator[str]:
     """Istio's checks of the dnsName of a `namespace/dnsName` egress host, in its order."""
-    errors = []
     if name != "*" and "." not in name:
-        errors.append("short names (non FQDN) are not allowed")
+        yield "short names (non FQDN) are not allowed"
     if problem := fields.wildcard_domain_error(name):
-        errors.append(problem)
+        yield problem
     if "*" in name and name != "*" and not name.startswith("*."):
-        errors.append(f"partial wildcard {fields.go_quote(name)} not allowed")
-    return errors
+        yield f"partial wildcard {fields.go_quote(name)} not allowed"

@@ -7,6 +7,7 @@ from webhooks.validate.kinds.common import (
     check_export_to,
     check_gateway_names,
     check_port,
+    check_sources,
     host_covers,
     hosts_overlap,
     present,
@@ -41,8 +42,8 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
     if not (spec.http or spec.tls or spec.tcp):
         v.error("http, tcp or tls must be provided in virtual service")
     # Istio allows JWT claim routing only when the VirtualService's own gateways leave out the
-    # mesh (a match's gateways do not count), and prints those gateways as Go's %v.
-    claims_refused = f"[{' '.join(spec.gateways)}]" if bound_to_mesh else None
+    # mesh (a match's gateways do not count).
+    claims_refused = spec.gateways if bound_to_mesh else None
     for index, route in enumerate(spec.http):
         path = f"spec.http[{index}]"
         httproute.check_route(v, route, path, delegate, claims_refused)
@@ -106,7 +107,7 @@ def _check_tls_route(v: Verdict, tls: TLSRoute, hosts: list[str], path: str) -> 
         for sni in match.sni_hosts:
             _check_sni(v, sni, hosts, f"{where}.sniHosts")
         _check_l4(v, match.destination_subnets, match.port, where)
-        _check_sources(v, match.source_labels, match.gateways, where)
+        check_sources(v, match.source_labels, match.gateways, where)
     _check_route_destinations(v, tls.route, path, "TLS route is required")
 
 
@@ -150,12 +151,4 @@ def _check_tcp_match(v: Verdict, match: L4MatchAttributes, path: str) -> None:
     subnet = match.source_subnet
     if subnet and not (fields.is_ip(subnet) or fields.is_cidr(subnet)):
         v.error(f"{subnet} is not a valid CIDR block", f"{path}.sourceSubnet")
-    _check_sources(v, match.source_labels, match.gateways, path)
-
-
-def _check_sources(v: Verdict, labels: dict[str, str], gateways: list[str], path: str) -> None:
-    if labels:
-        for message in fields.label_errors(labels):
-            v.error(message, f"{path}.sourceLabels")
-    if gateways:
-        check_gateway_names(v, gateways, f"{path}.gateways")
+    check_sources(v, match.source_labels, match.gateways, path)
