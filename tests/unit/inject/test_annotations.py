@@ -180,8 +180,11 @@ def test_rewrite_app_http_probers_false_keeps_probes() -> None:
     assert env(result, mesh.APP_PROBERS_ENV) is None
 
 
-def test_native_sidecar_false_overrides_a_native_cluster() -> None:
-    result = injected({"sidecar.istio.io/nativeSidecar": "false"}, native=True)
+@pytest.mark.parametrize(
+    "value", ["false", "False", "0", "f"]
+)  # Go's spellings; Istio: "false" only
+def test_native_sidecar_false_overrides_a_native_cluster(value: str) -> None:
+    result = injected({"sidecar.istio.io/nativeSidecar": value}, native=True)
     assert result["spec"]["containers"][-1]["name"] == mesh.PROXY_CONTAINER
 
 
@@ -230,6 +233,11 @@ BAD: list[tuple[str, str]] = [
     ("prometheus.istio.io/merge-metrics", "nah"),
     ("prometheus.io/port", "15090"),
     ("prometheus.istio.io/scrape-targets", "8080:/m,abc:/n"),
+    # The differences from Istio that docs/injection.md lists: Istio accepts these.
+    ("status.sidecar.istio.io/port", "0"),
+    ("readiness.status.sidecar.istio.io/failureThreshold", "0"),
+    ("sidecar.istio.io/nativeSidecar", "yes"),
+    ("sidecar.istio.io/rewriteAppHTTPProbers", ""),
 ]
 
 

@@ -1,11 +1,12 @@
 import copy
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, strategies as st
 from prometheus_client import REGISTRY
 
 from tests.unit.inject.factories import pod, request
+from webhooks import mesh
 from webhooks.admission.responses import decoded_patch
 from webhooks.admission.review import AdmissionResponse, GroupVersionKind
 from webhooks.inject.config import InjectConfig
@@ -184,8 +185,17 @@ def test_the_time_histogram_is_cumulative_and_counts_every_request() -> None:
     assert [s.value for s in requests.samples] == [6]
 
 
+class _Named(NamedTuple):
+    """A step to the item of a list (containers, env) with this name, wherever it sits."""
+
+    name: str
+
+
+_PROXY = _Named(mesh.PROXY_CONTAINER)
+_Step = str | int | _Named
+
 # Where a pod's shape can be wrong, and what can be there instead.
-_PLACES = (
+_PLACES: tuple[tuple[_Step, ...], ...] = (
     ("metadata",),
     ("spec",),
     ("metadata", "name"),
@@ -220,15 +230,18 @@ _PLACES = (
     ("spec", "containers", 0, "lifecycle", "preStop"),
     ("spec", "initContainers", 0, "restartPolicy"),
     ("spec", "initContainers", 0, "startupProbe"),
-    # An injected pod's proxy and its env, where the default layouts put them (classic:
-    # containers[1]; native: initContainers[1]): 8 and 9 are ISTIO_PROMETHEUS_ANNOTATIONS and
-    # ISTIO_KUBE_APP_PROBERS, which a re-injection reads to undo the rewrites.
-    ("spec", "containers", 1),
-    ("spec", "containers", 1, "env"),
-    ("spec", "containers", 1, "env", 8, "value"),
-    ("spec", "containers", 1, "env", 9, "value"),
-    ("spec", "initContainers", 1, "env", 8, "value"),
-    ("spec", "initContainers", 1, "env", 9, "value"),
+    # An injected pod's proxy and the env entries a re-injection reads to undo the rewrites,
+    # found by name wherever the layout put them (classic or native, first or last).
+    *(
+        place
+        for field in ("containers", "initContainers")
+        for place in (
+            ("spec", field, _PROXY),
+            ("spec", field, _PROXY, "env"),
+            ("spec", field, _PROXY, "env", _Named(mesh.PROMETHEUS_ANNOTATIONS_ENV), "value"),
+            ("spec", field, _PROXY, "env", _Named(mesh.APP_PROBERS_ENV), "value"),
+        )
+    ),
 )
 _WRONG = (
     st.none()
@@ -273,24 +286,35 @@ def _probed_pod() -> dict[str, Any]:
     return subject
 
 
-def _fits(holder: Any, step: str | int) -> bool:
-    """Whether holder[step] can be read or written: a key of a map, an index of a list."""
+def _key(holder: Any, step: _Step) -> str | int | None:
+    """What `step` names in holder: a key of a map, an index of a list, or None if nothing."""
+    if isinstance(step, _Named):
+        items = holder if isinstance(holder, list) else ()
+        named = (
+            i
+            for i, item in enumerate(items)
+            if isinstance(item, dict) and item.get("name") == step.name
+        )
+        return next(named, None)
     if isinstance(holder, dict):
-        return isinstance(step, str)
-    return isinstance(holder, list) and isinstance(step, int) and step < len(holder)
+        return step if isinstance(step, str) else None
+    fits = isinstance(holder, list) and isinstance(step, int) and step < len(holder)
+    return step if fits else None
 
 
-def _reshape(subject: dict[str, Any], changes: list[tuple[tuple[str | int, ...], Any]]) -> None:
+def _reshape(subject: dict[str, Any], changes: list[tuple[tuple[_Step, ...], Any]]) -> None:
     """Put each value at its place in `subject`, where the place still exists."""
     for (*parents, last), value in changes:
         holder: Any = subject
         for step in parents:
-            if not _fits(holder, step):
+            key = _key(holder, step)
+            if key is None:
                 holder = None
             else:
-                holder = holder.get(step) if isinstance(holder, dict) else holder[step]
-        if _fits(holder, last):
-            holder[last] = value
+                holder = holder.get(key) if isinstance(holder, dict) else holder[key]
+        key = _key(holder, last)
+        if key is not None:
+            holder[key] = value
 
 
 def _refused_or_allowed(response: AdmissionResponse) -> bool:
@@ -402,3 +426,33 @@ def test_a_number_too_long_for_int_is_refused_naming_the_annotation(
 def test_a_probe_port_too_long_for_int_is_not_a_crash() -> None:
     probed = {"name": "app", "image": "x", "readinessProbe": {"httpGet": {"port": "1" * 5000}}}
     assert make_handler(default)(request(pod(containers=[probed]))).allowed is True
+
+
+# docs/injection.md's list, written out: each is named in a warning, and the pod injected.
+DOCUMENTED_UNSUPPORTED = [
+    "inject.istio.io/templates",
+    "proxy.istio.io/overrides",
+    "sidecar.istio.io/bootstrapOverride",
+    "sidecar.istio.io/proxyImageType",
+    "sidecar.istio.io/agentLogLevel",
+    "sidecar.istio.io/capNetBindService",
+    "sidecar.istio.io/enableCoreDump",
+    "sidecar.istio.io/extraStatTags",
+    "sidecar.istio.io/statsHistogramBuckets",
+    "sidecar.istio.io/statsInclusionPrefixes",
+    "sidecar.istio.io/statsInclusionRegexps",
+    "sidecar.istio.io/statsInclusionSuffixes",
+    "sidecar.istio.io/discoveryAddress",
+    "sidecar.istio.io/controlPlaneAuthPolicy",
+    "traffic.sidecar.istio.io/kubevirtInterfaces",
+    "istio.io/reroute-virtual-interfaces",
+]
+
+
+@pytest.mark.parametrize("annotation", DOCUMENTED_UNSUPPORTED)
+def test_each_documented_unsupported_annotation_is_named_in_a_warning(annotation: str) -> None:
+    response = make_handler(default)(request(pod({}, {annotation: "x"})))
+    assert response.patch is not None
+    assert response.warnings == [
+        f"annotations not supported by mesh-webhooks are ignored: {annotation}"
+    ]
