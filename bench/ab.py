@@ -12,19 +12,15 @@ Run: .venv/bin/python -m bench.ab OLD_CHECKOUT NEW_CHECKOUT [--path /validate] [
 
 import argparse
 import contextlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from bench import bench_inject, bench_validate, harness
 
 SUBJECTS: dict[str, tuple[Callable[[], bytes], str | None]] = {
-    # path: (the review posted, as bench_inject and bench_validate post it; the handler's metric)
-    "/inject": (
-        lambda: json.dumps(bench_inject.recorded_review()).encode(),
-        bench_inject.TIME_METRIC,
-    ),
-    "/validate": (lambda: bench_validate.review(bench_validate.virtual_service(3)), None),
+    # path: (the review bench_inject or bench_validate posts, the handler's histogram)
+    "/inject": (bench_inject.typical_body, bench_inject.TIME_METRIC),
+    "/validate": (bench_validate.typical_body, None),
 }
 
 
@@ -35,34 +31,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=3)
     args = parser.parse_args()
-    make_review, handler_metric = SUBJECTS[args.path]
-    body = make_review()
+    make_body, handler_metric = SUBJECTS[args.path]
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(harness.bench_server(c)) for c in args.checkouts]
-        for server in servers:  # warm-up
-            for path in ("/noop", args.path):
-                harness.run_wrk(server.port, path, body, seconds=1)
-        before = [server.totals() for server in servers]
-        rounds: list[list[tuple[float, float]]] = [[] for _ in servers]
-        for _ in range(args.rounds):
-            for server, results in zip(servers, rounds, strict=True):
-                floor = harness.run_wrk(server.port, "/noop", body, args.seconds)
-                subject = harness.run_wrk(server.port, args.path, body, args.seconds)
-                results.append((floor.requests_per_second, subject.requests_per_second))
-        after = [server.totals() for server in servers]
-    for checkout, results, old, new in zip(args.checkouts, rounds, before, after, strict=True):
-        best = max(f for f, _ in results) / max(s for _, s in results)
-        each = ", ".join(f"{f / s:.2f}" for f, s in results)
-        inside = [
-            harness.mean_microseconds(old, new, (harness.ENDPOINT_TIME, p))
-            for p in ("/noop", args.path)
-        ]
-        line = f"{checkout}: ratio {best:.2f}x (rounds {each}); inside the server /noop "
-        line += f"{inside[0]:.0f} us, {args.path} {inside[1]:.0f} us"
-        if handler_metric:
-            handler = harness.mean_microseconds(old, new, (handler_metric, ""))
-            line += f", of which its handler {handler:.1f} us"
-        print(line)
+        results = harness.measure(servers, args.path, make_body(), args.rounds, args.seconds)
+    for checkout, measured in zip(args.checkouts, results, strict=True):
+        each = ", ".join(
+            f"{floor.requests_per_second / subject.requests_per_second:.2f}"
+            for floor, subject in zip(measured.floor, measured.subject, strict=True)
+        )
+        print(
+            f"{checkout}: ratio {measured.cost_ratio():.2f}x (rounds {each}); inside the server "
+            + measured.inside(handler_metric)
+        )
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ def recorded_review() -> dict[str, Any]:
     return recorded
 
 
+def typical_body() -> bytes:
+    """What the bench posts to /inject: the recorded review, as JSON."""
+    return json.dumps(recorded_review()).encode()
+
+
 def review(uid: int) -> dict[str, Any]:
     """POD as written, in a minimal AdmissionReview."""
     return servers.admission_review(POD, uid=f"bench-{uid}", namespace="shop")

@@ -8,6 +8,7 @@ time, alternating, best of several rounds.
 
 import argparse
 import contextlib
+import operator
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,47 +157,84 @@ def mean_microseconds(before: Totals, after: Totals, key: tuple[str, str]) -> fl
     return 1e6 * (total - total_before) / max(count - count_before, 1)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One server's rounds: the floor's and the subject's, in turn, and its histograms before and
+    after them. Each histogram moves only while its own path is driven, so one reading before
+    the rounds and one after are enough."""
+
+    path: str
+    floor: list[Result]
+    subject: list[Result]
+    before: Totals
+    after: Totals
+
+    def best(self) -> tuple[Result, Result]:
+        """Each side's best round, the least disturbed by noise."""
+        rate = operator.attrgetter("requests_per_second")
+        return max(self.floor, key=rate), max(self.subject, key=rate)
+
+    def cost_ratio(self) -> float:
+        floor, subject = self.best()
+        return floor.requests_per_second / subject.requests_per_second
+
+    def inside(self, handler_time: str | None) -> str:
+        """The mean time inside the server per request over all rounds, from its own histograms:
+        per admission path, from reading the body to the response built, and `handler_time`
+        (a histogram of the component's handler alone) when given. Less noisy than wrk's
+        figures, it shows where the time goes rather than what the client waits."""
+        us = {
+            p: mean_microseconds(self.before, self.after, (ENDPOINT_TIME, p))
+            for p in ("/noop", self.path)
+        }
+        text = f"/noop {us['/noop']:.0f} us, {self.path} {us[self.path]:.0f} us"
+        if handler_time:
+            handler = mean_microseconds(self.before, self.after, (handler_time, ""))
+            text += f", of which its handler {handler:.1f} us"
+        return text
+
+
+def measure(
+    servers: Sequence[Server], path: str, body: bytes, rounds: int, seconds: int
+) -> list[Measured]:
+    """Rounds of the floor (/noop) then `path` on each server, the servers in turn, so that the
+    machine's noise hits every side alike."""
+    for server in servers:  # warm-up
+        for warmed in ("/noop", path):
+            run_wrk(server.port, warmed, body, seconds=1)
+    before = [server.totals() for server in servers]
+    floors: list[list[Result]] = [[] for _ in servers]
+    subjects: list[list[Result]] = [[] for _ in servers]
+    for _ in range(rounds):
+        for server, floor, subject in zip(servers, floors, subjects, strict=True):
+            floor.append(run_wrk(server.port, "/noop", body, seconds))
+            subject.append(run_wrk(server.port, path, body, seconds))
+    after = [server.totals() for server in servers]
+    return [Measured(path, *sides) for sides in zip(floors, subjects, before, after, strict=True)]
+
+
 def compare(
     server: Server,
     path: str,
     body: bytes,
     rounds: int = 3,
-    seconds: float = 4,
+    seconds: int = 4,
     handler_time: str | None = None,
 ) -> str:
-    """Alternate floor and subject; keep each one's best round (least disturbed by noise).
-
-    Also reports the mean time inside the server per request over all rounds, from its own
-    histograms: per admission path, from reading the body to the response built, and
-    `handler_time` (the name of a histogram of the component's handler alone) when given. Less
-    noisy than wrk's figures, it shows where the time goes rather than what the client waits.
-    Each histogram moves only while its own path is driven, so one reading before the rounds and
-    one after are enough."""
-    floor: list[Result] = []
-    subject: list[Result] = []
-    run_wrk(server.port, "/noop", body, seconds=1)  # warm-up
-    run_wrk(server.port, path, body, seconds=1)
-    before = server.totals()
-    for _ in range(rounds):
-        floor.append(run_wrk(server.port, "/noop", body, seconds))
-        subject.append(run_wrk(server.port, path, body, seconds))
-    after = server.totals()
-    best_floor = max(floor, key=lambda r: r.requests_per_second)
-    best = max(subject, key=lambda r: r.requests_per_second)
-    cost_ratio = best_floor.requests_per_second / best.requests_per_second
-    lines = [
-        best_floor.line(),
-        best.line(),
-        f"cost ratio {path} / floor (time per request): {cost_ratio:.2f}x"
-        f"   p50 ratio: {best.p50_ms / best_floor.p50_ms:.2f}x",
-        f"inside the server, body read to response built (mean over the rounds): /noop "
-        f"{mean_microseconds(before, after, (ENDPOINT_TIME, '/noop')):.0f} us, {path} "
-        f"{mean_microseconds(before, after, (ENDPOINT_TIME, path)):.0f} us",
-    ]
-    if handler_time:
-        handler = mean_microseconds(before, after, (handler_time, ""))
-        lines[-1] += f", of which its handler {handler:.0f} us"
-    return "\n".join(lines)
+    """Alternate floor and subject on one server; report each one's best round, their cost
+    ratio and the time inside the server (Measured.inside)."""
+    [measured] = measure([server], path, body, rounds, seconds)
+    floor, subject = measured.best()
+    return "\n".join(
+        [
+            floor.line(),
+            subject.line(),
+            f"cost ratio {path} / floor (time per request): {measured.cost_ratio():.2f}x"
+            f"   p50 ratio: {subject.p50_ms / floor.p50_ms:.2f}x",
+            "inside the server, body read to response built (mean over the rounds): "
+            + measured.inside(handler_time),
+        ]
+    )
 
 
 def _serve(port: int, cert: Path, key: Path) -> None:
