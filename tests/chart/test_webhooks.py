@@ -5,7 +5,9 @@ from typing import Any
 import pytest
 
 from tests.chart.conftest import one
-from tests.chart.render import NAMESPACE, Document, render
+from tests.chart.render import CHART, NAMESPACE, Document, render
+from webhooks import yamlio
+from webhooks.inject.config import InjectConfig
 
 INJECTION_ENTRY_KEYS = {
     "admissionReviewVersions": ["v1"],
@@ -91,6 +93,14 @@ def test_injection_routing_matches_istio(
 # Istio's ignored namespaces (pkg/kube/inject/initializer.go): the injector skips them, so a call
 # there could only block the pod when the injector is down.
 ISTIO_SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]
+
+
+def test_the_chart_excludes_the_namespaces_the_injector_ignores() -> None:
+    """The chart's default excludedNamespaces and the injector's ignoredNamespaces are written in
+    two places: they must not drift apart."""
+    values = yamlio.safe_load((CHART / "values.yaml").read_text())
+    excluded = values["webhook"]["injection"]["excludedNamespaces"]
+    assert excluded == list(InjectConfig().ignored_namespaces) == ISTIO_SYSTEM_NAMESPACES
 
 
 @pytest.mark.parametrize("namespace", [NAMESPACE, *ISTIO_SYSTEM_NAMESPACES])
