@@ -6,7 +6,7 @@ pods (sidecar.parts): treat all of them as read-only."""
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from webhooks import mesh
+from webhooks import mesh, yamlio
 from webhooks.inject import metadata, probes, prometheus, sidecar
 from webhooks.inject.annotations import InjectionError, Settings, parse_settings
 from webhooks.inject.config import InjectConfig
@@ -47,12 +47,30 @@ def _containers(spec: dict[str, Any], field: str, unlisted: str = "") -> list[di
     return containers
 
 
-def _env_value(container: dict[str, Any] | None, name: str) -> str | None:
-    entries = (container or {}).get("env")
+def _previous_record(proxy: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """The JSON object that a previous injection left in the proxy's env `name`, or None if
+    there is no such entry. One that cannot be read is refused: what it recorded could not be
+    undone, and injecting again over it would lose the user's probes or scrape settings."""
+    entries = (proxy or {}).get("env")
     for env in entries if isinstance(entries, list) else ():
         if isinstance(env, dict) and env.get("name") == name:
-            return str(env.get("value", ""))
-    return None
+            break
+    else:
+        return None
+    try:
+        record = yamlio.load_json(str(env.get("value", "")))
+    except yamlio.NestedTooDeeply:
+        why = "nested too deeply"
+    except ValueError as error:
+        why = str(error)
+    else:
+        if isinstance(record, dict):
+            return record
+        why = "not a JSON object"
+    raise InjectionError(
+        f"the previous injection's {mesh.PROXY_CONTAINER} env {name} cannot be read ({why}), "
+        "so what it rewrote cannot be restored"
+    )
 
 
 def strip(pod: dict[str, Any], status_port: int) -> None:
@@ -77,10 +95,11 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
             spec.pop(field, None)
     _containers(spec, "initContainers", _UNLISTED)  # what the record missed is still there
     _containers(spec, "containers", _UNLISTED)
-    encoded_probers = _env_value(proxy, mesh.APP_PROBERS_ENV)
-    if encoded_probers is not None:
-        probes.restore([*spec.get("initContainers", ()), *spec["containers"]], encoded_probers)
-    prometheus.restore(annotations, _env_value(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV), status_port)
+    probers = _previous_record(proxy, mesh.APP_PROBERS_ENV)
+    if probers is not None:
+        probes.restore([*spec.get("initContainers", ()), *spec["containers"]], probers)
+    scrape = _previous_record(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV)
+    prometheus.restore(annotations, scrape, status_port)
 
 
 def _place(

@@ -8,8 +8,9 @@ Unlike Istio, a probe is left alone when the kubelet can reach the app without E
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from webhooks import mesh, numbers, yamlio
+from webhooks import mesh, numbers
 from webhooks.admission import jsontext
+from webhooks.inject.annotations import InjectionError
 from webhooks.inject.patch import PodEdit
 
 PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
@@ -168,26 +169,26 @@ def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return holder if isinstance(holder, dict) else None
 
 
-def restore(containers: Iterable[dict[str, Any]], encoded: str) -> None:
-    """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS."""
-    try:
-        probers = yamlio.load_json(encoded)
-    except ValueError:
-        return
-    if not isinstance(probers, dict):
-        return
+def restore(containers: Iterable[dict[str, Any]], probers: dict[str, Any]) -> None:
+    """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS. A probe
+    still pointing at the agent whose entry cannot be read is refused: left as it is, the
+    agent would have nothing to run for it and the pod would never be Ready."""
     by_name = {container.get("name"): container for container in containers}
     for path, entry in probers.items():
-        if not mesh.PROBE_PATH_PATTERN.match(path) or not isinstance(entry, dict):
+        if not mesh.PROBE_PATH_PATTERN.match(path):
             continue
         _, _, name, kind = path.split("/")
         container = by_name.get(name)
         holder = _holder(container, kind) if container else None
         current = holder.get("httpGet") if holder else None
-        action = next((a for a in PROBE_ACTIONS if isinstance(entry.get(a), dict)), None)
         if holder is None or not isinstance(current, dict) or current.get("path") != path:
             continue  # changed since we rewrote it: leave the user's version
+        actions = entry if isinstance(entry, dict) else {}
+        action = next((a for a in PROBE_ACTIONS if isinstance(actions.get(a), dict)), None)
         if action is None:
-            continue
+            raise InjectionError(
+                f"the previous injection's {mesh.PROXY_CONTAINER} env {mesh.APP_PROBERS_ENV} "
+                f"has no readable probe for {path}, so it cannot be restored"
+            )
         del holder["httpGet"]
-        holder[action] = {key: value for key, value in entry[action].items() if value is not None}
+        holder[action] = {key: value for key, value in actions[action].items() if value is not None}

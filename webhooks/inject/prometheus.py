@@ -5,7 +5,7 @@ import functools
 import re
 from typing import Any
 
-from webhooks import mesh, numbers, yamlio
+from webhooks import mesh, numbers
 from webhooks.admission import jsontext
 from webhooks.inject import formats
 from webhooks.inject.annotations import AnnotationError
@@ -95,18 +95,14 @@ def merge(edit: PodEdit, annotations: dict[str, str], status_port: int) -> str |
 _CONFIG_KEYS = (("scrape", SCRAPE), ("path", PATH), ("port", PORT))
 
 
-def restore(annotations: dict[str, str], encoded: str | None, status_port: int) -> None:
-    """Undo `merge` in place, given a previous injection's env value (None if it had none)."""
+def restore(annotations: dict[str, str], config: dict[str, Any] | None, status_port: int) -> None:
+    """Undo `merge` in place, given a previous injection's ISTIO_PROMETHEUS_ANNOTATIONS (None if
+    it had none: the pod had no scrape annotations)."""
     if annotations.get(PORT) != str(status_port):
         return
     for key in (key for keys in _find(annotations).values() for key in keys):
         del annotations[key]
-    try:
-        config = yamlio.load_json(encoded) if encoded else {}
-    except ValueError:
-        return
-    if not isinstance(config, dict):
-        return
+    config = config or {}
     for key, full in _CONFIG_KEYS:
         if isinstance(config.get(key), str) and config[key]:
             annotations[full] = config[key]

@@ -5,10 +5,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import jsonpatch
 import pytest
 
 from tests.unit.inject.factories import every_container, pod, proxy_container as proxy, request
 from webhooks import mesh
+from webhooks.admission.responses import decoded_patch
 from webhooks.inject.annotations import (
     PROXY_CONFIG,
     REWRITE_PROBES,
@@ -281,17 +283,66 @@ def _injected_with_probes() -> dict[str, Any]:
     return copy.deepcopy(inject_pod(original, CONFIG, False).pod)  # parts are shared
 
 
-@pytest.mark.parametrize("env", [mesh.APP_PROBERS_ENV, mesh.PROMETHEUS_ANNOTATIONS_ENV])
-def test_a_proxy_record_nested_too_deeply_reads_as_absent(env: str) -> None:
-    """A previous injection's records in the proxy's env are read, not checked: one that cannot
-    be parsed is as good as none, and the pod is injected again."""
-    injected = _injected_with_probes()
+def _with_record(injected: dict[str, Any], env: str, value: str) -> dict[str, Any]:
     entries = proxy(injected)["env"]
     assert [entry["name"] for entry in entries].count(env) == 1
     for entry in entries:
         if entry["name"] == env:
-            entry["value"] = DEEP
-    assert make_handler(lambda: CONFIG)(request(injected)).allowed is True
+            entry["value"] = value
+    return injected
+
+
+@pytest.mark.parametrize("env", [mesh.APP_PROBERS_ENV, mesh.PROMETHEUS_ANNOTATIONS_ENV])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (DEEP, "nested too deeply"),
+        ("{", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        ("[]", "not a JSON object"),
+        ("null", "not a JSON object"),
+    ],
+)
+def test_a_proxy_record_that_cannot_be_read_is_refused_at_reinjection(
+    env: str, value: str, why: str
+) -> None:
+    """Injecting again over it would leave probes pointing at an agent with nothing to run for
+    them (the pod never Ready), or drop the pod's scrape settings."""
+    injected = _with_record(_injected_with_probes(), env, value)
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.allowed is False
+    assert response.status is not None
+    assert response.status.message == (
+        f"sidecar injection refused: the previous injection's istio-proxy env {env} cannot be "
+        f"read ({why}), so what it rewrote cannot be restored"
+    )
+    assert response.audit_annotations == {"reason": "invalid-pod"}
+
+
+@pytest.mark.parametrize("entry", [1, {}, {"httpGet": "x"}, {"exec": {"command": ["true"]}}])
+def test_a_rewritten_probe_whose_record_cannot_be_read_is_refused(entry: Any) -> None:
+    record = json.dumps({"/app-health/app/readyz": entry})
+    injected = _with_record(_injected_with_probes(), mesh.APP_PROBERS_ENV, record)
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.status is not None
+    assert response.status.message == (
+        "sidecar injection refused: the previous injection's istio-proxy env "
+        "ISTIO_KUBE_APP_PROBERS has no readable probe for /app-health/app/readyz, so it cannot "
+        "be restored"
+    )
+
+
+def test_a_record_for_a_probe_the_user_changed_since_is_not_needed() -> None:
+    injected = _injected_with_probes()
+    app = next(c for c in injected["spec"]["containers"] if c["name"] == "app")
+    app["readinessProbe"] = {"exec": {"command": ["true"]}}
+    record = json.dumps({"/app-health/app/readyz": 1, "/app-health/gone/livez": 1, "x": 1})
+    _with_record(injected, mesh.APP_PROBERS_ENV, record)
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.allowed is True
+    # The user's probe stays, and with no probe left to run, the agent's record goes.
+    after = jsonpatch.apply_patch(injected, decoded_patch(response))
+    assert next(c for c in after["spec"]["containers"] if c["name"] == "app") == app
+    assert mesh.APP_PROBERS_ENV not in {entry["name"] for entry in proxy(after)["env"]}
 
 
 def test_a_status_record_nested_too_deeply_lists_nothing() -> None:
