@@ -35,7 +35,9 @@ def test_root_without_net_admin_gets_a_clear_error() -> None:
     assert done.returncode == 2, done
     assert done.stderr == (
         "mesh-webhooks iptables: needs NET_ADMIN: run the init container with "
-        "securityContext.capabilities.add [NET_ADMIN, NET_RAW] (or use the CNI plugin)\n"
+        "securityContext.capabilities.add [NET_ADMIN, NET_RAW], as the injected istio-init "
+        "has, or annotate the pod sidecar.istio.io/interceptionMode: NONE to run without "
+        "traffic capture\n"
     )
 
 

@@ -167,7 +167,8 @@ def apply_rules(rules: str, restore: str = "iptables-restore") -> None:
     if not has_net_admin():  # root too: a container's root has only the capabilities it is given
         raise CaptureError(
             "needs NET_ADMIN: run the init container with securityContext.capabilities.add "
-            "[NET_ADMIN, NET_RAW] (or use the CNI plugin)"
+            "[NET_ADMIN, NET_RAW], as the injected istio-init has, or annotate the pod "
+            "sidecar.istio.io/interceptionMode: NONE to run without traffic capture"
         )
     saved = _run([save, "-t", "nat"], "")
     removals = removal_of_existing(saved)
