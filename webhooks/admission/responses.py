@@ -61,11 +61,12 @@ def patched(
     if not operations:
         return allow(request, warnings, audit)
     ops = operations if isinstance(operations, list) else list(operations)
-    encoded = pybase64.b64encode(jsontext.dump_bytes(ops))  # SIMD: ~15x the stdlib's speed
+    # SIMD, ~15x the stdlib's speed, and straight to str: no second 6 KB copy per pod.
+    encoded = pybase64.b64encode_as_string(jsontext.dump_bytes(ops))
     return AdmissionResponse(
         uid=request.uid,
         allowed=True,
-        patch=encoded.decode("ascii"),
+        patch=encoded,
         patch_type="JSONPatch",
         warnings=list(warnings) or None,
         audit_annotations=audit,
