@@ -37,7 +37,7 @@ system-deps:
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict webhooks e2e
+	$(BIN)/mypy --strict webhooks e2e bench
 
 # Builds kube-apiserver, kubectl and etcd from pinned Go modules once (e2e/README.md). Without
 # Go the e2e tests skip loudly; under CI=true a missing Go fails here instead.

