@@ -25,13 +25,18 @@ STATUS_PORT = 15020
 def canary(
     kubectl: Kubectl, mesh_server: mesh.MeshServer | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
-    """A second release for revision `canary`, with its own server, beside the default one."""
+    """A second release for revision `canary`, tagged `prod-stable`, with its own server, beside
+    the default one."""
     if EXISTING_CLUSTER:  # e2e/kind/run.sh installs it with helm
         mesh.wait_until_injecting(kubectl, "canary")
         yield
         return
     with mesh.running_release(
-        kubectl, tmp_path_factory.mktemp("canary"), name="mesh-webhooks-canary", revision="canary"
+        kubectl,
+        tmp_path_factory.mktemp("canary"),
+        name="mesh-webhooks-canary",
+        revision="canary",
+        values={"revisionTags": ["prod-stable"]},
     ):
         yield
 
@@ -193,8 +198,13 @@ def test_pod_label_inject_false_is_untouched(
         ({}, {"istio.io/rev": "canary"}, "canary"),
         ({"istio-injection": "enabled"}, {}, "default"),
         ({"istio.io/rev": "default"}, {}, "default"),
+        ({"istio.io/rev": "prod-stable"}, {}, "canary"),
+        ({}, {"istio.io/rev": "prod-stable"}, "canary"),
     ],
-    ids=["namespace-canary", "pod-canary", "namespace-enabled", "namespace-default"],
+    ids=[
+        *("namespace-canary", "pod-canary", "namespace-enabled", "namespace-default"),
+        *("namespace-tag", "pod-tag"),
+    ],
 )
 def test_revision_labels_reach_only_the_matching_revision(
     kubectl: Kubectl,

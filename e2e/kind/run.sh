@@ -49,7 +49,8 @@ install() {  # install <release> <revision> [helm args]
 }
 echo "--- installing the chart"
 install mesh-webhooks ""
-install mesh-webhooks-canary canary --skip-crds  # the first release installed the CRDs
+# The first release installed the CRDs; the canary answers the tag prod-stable too.
+install mesh-webhooks-canary canary --skip-crds --set "revisionTags={prod-stable}"
 
 echo "--- running the e2e suite against ${CLUSTER}"
 cd "${ROOT}"

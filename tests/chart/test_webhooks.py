@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import helm_python as helm
 import pytest
 
 from tests.chart.conftest import one
@@ -88,6 +89,87 @@ def test_injection_routing_matches_istio(
     called = {rev: _called(mwc, "app", ns_labels, pod_labels) for rev, mwc in injectors.items()}
     assert all(len(names) <= 1 for names in called.values()), called  # never injected twice
     assert [rev for rev, names in called.items() if names] == ([expected] if expected else [])
+
+
+@pytest.fixture(scope="module")
+def tagged() -> dict[str, dict[str, Any]]:
+    """A default release tagged `blue` and a canary release tagged `prod-stable` and `green`,
+    side by side: what `istioctl tag set` sets up with revision-tag webhooks."""
+    return {
+        "default": one(render({"revisionTags": ["blue"]}), "MutatingWebhookConfiguration"),
+        "canary": one(
+            render({"revision": "canary", "revisionTags": ["prod-stable", "green"]}),
+            "MutatingWebhookConfiguration",
+        ),
+    }
+
+
+TAG_CASES = [
+    *CASES,
+    ({"istio.io/rev": "prod-stable"}, {}, "canary"),
+    ({"istio.io/rev": "green"}, {}, "canary"),
+    ({"istio.io/rev": "blue"}, {}, "default"),
+    ({}, {"istio.io/rev": "prod-stable"}, "canary"),
+    ({}, {"istio.io/rev": "blue"}, "default"),
+    ({}, {"sidecar.istio.io/inject": "true", "istio.io/rev": "prod-stable"}, "canary"),
+    ({"istio.io/rev": "prod-stable"}, {"sidecar.istio.io/inject": "false"}, None),
+    ({"istio-injection": "enabled", "istio.io/rev": "prod-stable"}, {}, "default"),
+    ({"istio-injection": "enabled"}, {"istio.io/rev": "prod-stable"}, "default"),
+    ({"istio-injection": "disabled"}, {"istio.io/rev": "prod-stable"}, None),
+    ({"istio.io/rev": "red"}, {}, None),
+]
+
+
+@pytest.mark.parametrize(("ns_labels", "pod_labels", "expected"), TAG_CASES)
+def test_revision_tags_route_to_their_revision(
+    tagged: dict[str, dict[str, Any]],
+    ns_labels: dict[str, str],
+    pod_labels: dict[str, str],
+    expected: str | None,
+) -> None:
+    called = {rev: _called(mwc, "app", ns_labels, pod_labels) for rev, mwc in tagged.items()}
+    assert all(len(names) <= 1 for names in called.values()), called
+    assert [rev for rev, names in called.items() if names] == ([expected] if expected else [])
+
+
+def test_a_named_revision_validates_the_objects_of_its_tags() -> None:
+    documents = render({"revision": "canary", "revisionTags": ["prod-stable"]})
+    selector = one(documents, "ValidatingWebhookConfiguration")["webhooks"][0]["objectSelector"]
+    assert _selects(selector, {"istio.io/rev": "canary"})
+    assert _selects(selector, {"istio.io/rev": "prod-stable"})
+    assert not _selects(selector, {"istio.io/rev": "default"})
+    assert not _selects(selector, {})
+
+
+def test_no_tags_and_a_tag_equal_to_the_revision_render_alike() -> None:
+    plain = render({"revision": "canary"})
+    assert render({"revision": "canary", "revisionTags": ["canary"]}) == plain
+
+
+def test_default_is_not_a_revision_tag() -> None:
+    with pytest.raises(helm.HelmRenderError) as raised:
+        render({"revision": "canary", "revisionTags": ["default"]})
+    assert (
+        'revisionTags: "default" is not a tag here: the release with revision "" is the default '
+        "revision"
+    ) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (["Prod"], "at '/revisionTags/0'"),
+        ([""], "at '/revisionTags/0'"),
+        (["-x"], "at '/revisionTags/0'"),
+        (["a" * 64], "at '/revisionTags/0'"),
+        (["blue", "blue"], "at '/revisionTags'"),
+        ("blue", "at '/revisionTags'"),
+    ],
+)
+def test_bad_revision_tags_are_refused_by_the_schema(tags: Any, message: str) -> None:
+    with pytest.raises(helm.HelmValuesError) as raised:
+        render({"revisionTags": tags})
+    assert message in str(raised.value)
 
 
 # Istio's ignored namespaces (pkg/kube/inject/initializer.go): the injector skips them, so a call

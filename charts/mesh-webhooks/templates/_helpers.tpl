@@ -9,6 +9,14 @@
 {{- .Values.revision | default "default" -}}
 {{- end -}}
 
+{{/* The istio.io/rev values this release answers: its revision, then its tags, as JSON. */}}
+{{- define "mesh-webhooks.revisionValues" -}}
+{{- if has "default" .Values.revisionTags -}}
+{{- fail "revisionTags: \"default\" is not a tag here: the release with revision \"\" is the default revision" -}}
+{{- end -}}
+{{- prepend .Values.revisionTags (include "mesh-webhooks.revision" .) | uniq | toJson -}}
+{{- end -}}
+
 {{- define "mesh-webhooks.revisionSuffix" -}}
 {{- if .Values.revision }}-{{ .Values.revision }}{{ end -}}
 {{- end -}}
