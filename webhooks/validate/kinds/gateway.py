@@ -118,13 +118,10 @@ def _check_bind(v: Verdict, bind: str, number: int, path: str) -> None:
     if not bind:
         return
     if bind.startswith("unix://"):
-        socket = bind.removeprefix("unix://")
         if number:
             v.error(f"port number must be 0 for unix domain socket: {number}", path)
-        if not socket:
-            v.error("unix address must not be empty", path)
-        elif not socket.startswith(("/", "@")) or socket.endswith("/"):
-            v.error(f"{socket} is not an absolute path to a file", path)
+        if problem := fields.unix_address_error(bind.removeprefix("unix://")):
+            v.error(problem, path)
     elif not fields.is_ip(bind):
         v.error(f"{bind} is not a valid IP", path)
 

@@ -24,9 +24,8 @@ def validate_entry(spec: WorkloadEntry, meta: Meta) -> Verdict:
 
 def check_address(v: Verdict, address: str, has_ports: bool, path: str) -> None:
     if address.startswith("unix://"):
-        socket = address.removeprefix("unix://")
-        if not socket.startswith(("/", "@")) or socket.endswith("/"):
-            v.error(f"{socket} is not an absolute path to a file", path)
+        if problem := fields.unix_address_error(address.removeprefix("unix://")):
+            v.error(problem, path)
         if has_ports:
             v.error(f"unix endpoint {address} must not include ports", path)
     elif not fields.is_ip(address) and fields.fqdn_error(address):
