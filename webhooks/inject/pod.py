@@ -98,8 +98,8 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
     probers = _previous_record(proxy, mesh.APP_PROBERS_ENV)
     if probers is not None:
         probes.restore([*spec.get("initContainers", ()), *spec["containers"]], probers)
-    scrape = _previous_record(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV)
-    prometheus.restore(annotations, scrape, status_port)
+    if prometheus.merged(annotations, status_port):  # else changed since: the user's now
+        prometheus.restore(annotations, _previous_record(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV))
 
 
 def _place(

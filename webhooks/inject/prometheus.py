@@ -95,11 +95,14 @@ def merge(edit: PodEdit, annotations: dict[str, str], status_port: int) -> str |
 _CONFIG_KEYS = (("scrape", SCRAPE), ("path", PATH), ("port", PORT))
 
 
-def restore(annotations: dict[str, str], config: dict[str, Any] | None, status_port: int) -> None:
-    """Undo `merge` in place, given a previous injection's ISTIO_PROMETHEUS_ANNOTATIONS (None if
-    it had none: the pod had no scrape annotations)."""
-    if annotations.get(PORT) != str(status_port):
-        return
+def merged(annotations: dict[str, str], status_port: int) -> bool:
+    """Whether the pod's scrape annotations point at the agent, as `merge` left them."""
+    return annotations.get(PORT) == str(status_port)
+
+
+def restore(annotations: dict[str, str], config: dict[str, Any] | None) -> None:
+    """Undo `merge` in place (see `merged`), given a previous injection's
+    ISTIO_PROMETHEUS_ANNOTATIONS (None if it had none: the pod had no scrape annotations)."""
     for key in (key for keys in _find(annotations).values() for key in keys):
         del annotations[key]
     config = config or {}

@@ -345,6 +345,19 @@ def test_a_record_for_a_probe_the_user_changed_since_is_not_needed() -> None:
     assert mesh.APP_PROBERS_ENV not in {entry["name"] for entry in proxy(after)["env"]}
 
 
+def test_a_scrape_record_is_not_needed_once_the_user_repointed_scraping() -> None:
+    injected = _injected_with_probes()
+    injected["metadata"]["annotations"]["prometheus.io/port"] = "9100"
+    _with_record(injected, mesh.PROMETHEUS_ANNOTATIONS_ENV, DEEP)
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.allowed is True
+    after = jsonpatch.apply_patch(injected, decoded_patch(response))
+    record = next(
+        e["value"] for e in proxy(after)["env"] if e["name"] == mesh.PROMETHEUS_ANNOTATIONS_ENV
+    )
+    assert json.loads(record)["port"] == "9100"  # merged again from the user's annotations
+
+
 def test_a_status_record_nested_too_deeply_lists_nothing() -> None:
     injected = _injected_with_probes()
     injected["metadata"]["annotations"][mesh.STATUS_ANNOTATION] = DEEP
