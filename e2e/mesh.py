@@ -216,6 +216,7 @@ def start_server(
         "serve",
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--namespace", RELEASE_NAMESPACE, "--service", release.name),
+        *("--revision", release.revision),
         *(("--mutating-webhook-config", release.mutating) if release.mutating_enabled else ()),
         *("--validating-webhook-config", release.validating),
         *("--kubeconfig", str(kubeconfig), "--extra-san", "127.0.0.1"),

@@ -8,6 +8,7 @@ import math
 import re
 
 from webhooks import numbers
+from webhooks.mesh import DEFAULT_REVISION
 
 
 def _integer(text: str) -> int:
@@ -29,6 +30,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
     return value
+
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def revision(text: str) -> str:
+    """An istio.io/rev value; "" is the default revision, written "default"."""
+    if not text:
+        return DEFAULT_REVISION
+    if not _LABEL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a revision (a DNS label): {text!r}")
+    return text
 
 
 def seconds(text: str) -> float:

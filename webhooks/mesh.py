@@ -58,6 +58,7 @@ DEFAULT_BOOTSTRAP_CONFIGMAP: Final = "mesh-webhooks-bootstrap"
 # Labels and annotations the injector writes or reads.
 INJECTION_NAMESPACE_LABEL: Final = "istio-injection"
 REVISION_LABEL: Final = "istio.io/rev"
+DEFAULT_REVISION: Final = "default"  # the value of REVISION_LABEL for the revision ""
 INJECT_LABEL: Final = "sidecar.istio.io/inject"
 INJECT_ANNOTATION: Final = "sidecar.istio.io/inject"  # deprecated: the label wins
 STATUS_ANNOTATION: Final = "sidecar.istio.io/status"

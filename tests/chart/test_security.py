@@ -203,6 +203,7 @@ def test_the_server_runs_the_agreed_command_line() -> None:
         "--port=9443",
         "--cert-mode=self",
         "--namespace=istio-system",
+        "--revision=default",
         "--service=mesh-webhooks",
         "--ca-secret=mesh-webhooks-ca",
         "--mutating-webhook-config=mesh-webhooks-sidecar-injector",
@@ -257,6 +258,8 @@ def test_the_rendered_command_line_parses_with_the_real_cli(
     assert args.cert_mode == SCENARIOS[scenario].get("certificates", {}).get("mode", "self")
     assert args.fail_closed is (scenario != "everything-on")
     assert args.namespace == "istio-system"
+    # the self-test's Gateway must carry the revision its validating webhook selects
+    assert args.revision == ("canary" if scenario == "revision" else "default")
     suffix = "-canary" if scenario == "revision" else ""
     assert args.validating_webhook_config == f"mesh-webhooks-validator{suffix}"
     if args.cert_mode == "self":

@@ -3,9 +3,9 @@
 It serves the few resources the certificate controllers use, with the semantics they rely on:
 Secrets (create → 409 AlreadyExists, update → 409 Conflict on a stale resourceVersion, immutable
 type), the two webhook configuration kinds (get, create, JSON/merge patch, update), and
-dry-run creates of Istio Gateways, which call the validating webhooks for real, over TLS, with
-the configured caBundle and failurePolicy. Every request is recorded as (verb, resource, name)
-so tests can check the controllers stay within their RBAC.
+dry-run creates of Istio Gateways, which call the validating webhooks whose objectSelector
+selects them for real, over TLS, with the configured caBundle and failurePolicy. Every request
+is recorded as (verb, resource, name) so tests can check the controllers stay within their RBAC.
 """
 
 import base64
@@ -278,9 +278,11 @@ class FakeKubeAPI:
             ]
         if method != "POST" or not dry_run or body is None:
             raise ApiError(405, "MethodNotAllowed", "the fake only does dry-run Gateway creates")
+        labels = body.get("metadata", {}).get("labels") or {}
         for configuration in configurations:
             for webhook in configuration.get("webhooks") or []:
-                _admit(webhook, namespace, body)
+                if _selects(webhook.get("objectSelector"), labels):
+                    _admit(webhook, namespace, body)
         return 201, body
 
 
@@ -301,6 +303,25 @@ def _validate(resource: str, obj: Object) -> None:
             base64.b64decode(bundle, validate=True)
         if webhook.get("failurePolicy", "Fail") not in ("Fail", "Ignore"):
             raise ApiError(422, "Invalid", "webhooks[].failurePolicy: Unsupported value")
+
+
+def _selects(selector: Object | None, labels: dict[str, str]) -> bool:
+    """A label selector, as the apiserver reads one (matchLabels and matchExpressions)."""
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for requirement in selector.get("matchExpressions") or []:
+        key, operator = requirement["key"], requirement["operator"]
+        values = requirement.get("values") or []
+        holds = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not holds:
+            return False
+    return True
 
 
 def _admit(webhook: Object, namespace: str, obj: Object) -> None:

@@ -24,9 +24,11 @@ from webhooks import cli
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "0"], "from 1 to"),
         (["agent", "wait", "--timeout", "nan"], "argument --timeout: must be a finite number"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "9" * 12], "from 1"),
+        (["serve", "--revision", "Canary"], "argument --revision: not a revision (a DNS label)"),
+        (["serve", "--revision", "a" * 64], "not a revision (a DNS label)"),
     ],
 )
-def test_bad_numbers_are_refused_by_argparse(
+def test_bad_values_are_refused_by_argparse(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Parsing only: were a check lost, `serve --local` would start a server rather than fail.
@@ -82,3 +84,9 @@ def test_inject_to_an_unwritable_output_is_one_line(
     assert capsys.readouterr().err == (
         f"inject: cannot write {tmp_path}/missing/out.yaml: No such file or directory\n"
     )
+
+
+@pytest.mark.parametrize(("given", "revision"), [([], "default"), (["--revision", ""], "default")])
+def test_the_default_revision_is_written_default(given: list[str], revision: str) -> None:
+    argv = ["serve", *given]
+    assert cli.build_parser(argv).parse_args(argv).revision == revision

@@ -14,6 +14,7 @@ from typing import Any
 
 from webhooks import kube
 from webhooks.certs import cabundle, issuing, metrics, retry, rotation, secret, selftest
+from webhooks.mesh import DEFAULT_REVISION
 from webhooks.server.tls import ReloadableTLS
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class ClusterSettings:
     namespace: str
     service: str
     ca_secret: str
+    revision: str = DEFAULT_REVISION  # istio.io/rev of the self-test's Gateway
     mutating_config: str | None = None
     validating_config: str | None = None
     fail_closed: bool = True
@@ -90,8 +92,9 @@ class ClusterCerts:
             for r in self.reconcilers
         ]
         if self.settings.validating_config and self.settings.fail_closed:
-            namespace = self.settings.namespace
-            jobs.append(selftest.keep_testing(self.client, namespace, self.ready, self._passed))
+            namespace, revision = self.settings.namespace, self.settings.revision
+            test = selftest.keep_testing(self.client, namespace, revision, self.ready, self._passed)
+            jobs.append(test)
         return jobs
 
     async def _keep_ca(self) -> None:

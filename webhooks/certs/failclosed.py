@@ -10,6 +10,7 @@ from typing import Any
 
 from webhooks import kube
 from webhooks.certs import cabundle, metrics, selftest
+from webhooks.mesh import DEFAULT_REVISION
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 class FailClosedSettings:
     namespace: str  # where the self-test's dry-run Gateway is created
     validating_config: str
+    revision: str = DEFAULT_REVISION  # its istio.io/rev label
     kubeconfig: Path | None = None
     poll_seconds: float = cabundle.POLL_SECONDS
 
@@ -43,5 +45,8 @@ class FailClosed:
         self.reconciler.wake.set()
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
-        test = selftest.keep_testing(self.client, self.settings.namespace, self.ready, self._passed)
+        settings = self.settings
+        test = selftest.keep_testing(
+            self.client, settings.namespace, settings.revision, self.ready, self._passed
+        )
         return [test, cabundle.keep_reconciled(self.reconciler, self.settings.poll_seconds)]

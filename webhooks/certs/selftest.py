@@ -3,6 +3,8 @@
 A server-side dry-run create of a Gateway carrying the always-reject annotation must come back
 "denied the request": that answer can only come from our webhook, through the Service, over TLS
 with the caBundle. Until then the validating configuration stays at failurePolicy Ignore.
+The Gateway is labelled istio.io/rev=<revision>, as Istio's is: a named revision's webhook only
+sees objects labelled with it (or one of its tags).
 """
 
 import asyncio
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from webhooks import kube
 from webhooks.certs import metrics, retry
-from webhooks.mesh import ALWAYS_REJECT_ANNOTATION
+from webhooks.mesh import ALWAYS_REJECT_ANNOTATION, REVISION_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class Verdict:
     detail: str
 
 
-def invalid_gateway(namespace: str) -> kube.Object:
+def invalid_gateway(namespace: str, revision: str) -> kube.Object:
     """Valid for the CRD schema, so only the webhook (seeing the annotation) can refuse it."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -35,6 +37,7 @@ def invalid_gateway(namespace: str) -> kube.Object:
         "metadata": {
             "name": NAME,
             "namespace": namespace,
+            "labels": {REVISION_LABEL: revision},
             "annotations": {ALWAYS_REJECT_ANNOTATION: "true"},
         },
         "spec": {
@@ -59,17 +62,22 @@ def judge(error: kube.KubeError | None) -> Verdict:
     return Verdict(False, f"dry-run create failed: {error.message}")
 
 
-def run(client: kube.Kube, namespace: str) -> Verdict:
+def run(client: kube.Kube, namespace: str, revision: str) -> Verdict:
     """One self-test (blocking)."""
+    gateway = invalid_gateway(namespace, revision)
     try:
-        client.dry_run_create(GROUP, VERSION, namespace, PLURAL, invalid_gateway(namespace))
+        client.dry_run_create(GROUP, VERSION, namespace, PLURAL, gateway)
     except kube.KubeError as error:
         return judge(error)
     return judge(None)
 
 
 async def keep_testing(
-    client: kube.Kube, namespace: str, ready: Callable[[], bool], on_pass: Callable[[], None]
+    client: kube.Kube,
+    namespace: str,
+    revision: str,
+    ready: Callable[[], bool],
+    on_pass: Callable[[], None],
 ) -> None:
     """Once `ready()`, dry-run the always-reject Gateway until it is denied, then `on_pass()`.
 
@@ -79,7 +87,7 @@ async def keep_testing(
     while True:
         try:
             if ready():
-                verdict = await asyncio.to_thread(run, client, namespace)
+                verdict = await asyncio.to_thread(run, client, namespace, revision)
                 metrics.SELF_TEST_RUNS.labels("passed" if verdict.passed else "failed").inc()
                 logger.info("self-test", extra={"passed": verdict.passed, "detail": verdict.detail})
                 if verdict.passed:

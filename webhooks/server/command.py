@@ -10,6 +10,7 @@ from webhooks import argtypes, kube
 from webhooks.certs.cluster import ClusterSettings
 from webhooks.certs.failclosed import FailClosedSettings
 from webhooks.inject.config import ConfigError
+from webhooks.mesh import DEFAULT_REVISION
 from webhooks.server import local, main
 from webhooks.server.app import DEFAULT_MAX_BODY_BYTES
 
@@ -58,6 +59,13 @@ def _configure_cluster(parser: argparse.ArgumentParser) -> None:
         "--validating-webhook-config, run the self-test and flip its failurePolicy to Fail)",
     )
     cluster.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE"))
+    cluster.add_argument(
+        "--revision",
+        type=argtypes.revision,
+        default=DEFAULT_REVISION,
+        help="the istio.io/rev this release serves (default: default); the self-test's Gateway "
+        "carries it, so that a named revision's validating webhook is the one reached",
+    )
     cluster.add_argument("--service", help="the webhook Service (serving certificate names)")
     cluster.add_argument("--ca-secret", help="the CA Secret (default <service>-ca)")
     cluster.add_argument("--mutating-webhook-config", help="MutatingWebhookConfiguration to keep")
@@ -96,6 +104,7 @@ def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         namespace=args.namespace,
         service=args.service,
         ca_secret=args.ca_secret or f"{args.service}-ca",
+        revision=args.revision,
         mutating_config=args.mutating_webhook_config,
         validating_config=args.validating_webhook_config,
         fail_closed=args.fail_closed,
@@ -127,6 +136,7 @@ def fail_closed_settings(args: argparse.Namespace) -> FailClosedSettings | None:
     return FailClosedSettings(
         namespace=args.namespace,
         validating_config=args.validating_webhook_config,
+        revision=args.revision,
         kubeconfig=args.kubeconfig,
         poll_seconds=args.cabundle_poll_seconds,
     )

@@ -79,7 +79,7 @@ def test_self_test_loop_survives_an_unexpected_error(
 ) -> None:
     runs: list[int] = []
 
-    def flaky_run(client: kube.Kube, namespace: str) -> selftest.Verdict:
+    def flaky_run(client: kube.Kube, namespace: str, revision: str) -> selftest.Verdict:
         runs.append(1)
         if len(runs) == 1:
             raise RuntimeError("boom")
@@ -88,7 +88,7 @@ def test_self_test_loop_survives_an_unexpected_error(
     monkeypatch.setattr(selftest, "run", flaky_run)
     errors_before = metrics.SELF_TEST_RUNS.labels("error")._value.get()
     passed: list[bool] = []
-    job = selftest.keep_testing(None, "ns", lambda: True, lambda: passed.append(True))  # type: ignore[arg-type]
+    job = selftest.keep_testing(None, "ns", "default", lambda: True, lambda: passed.append(True))  # type: ignore[arg-type]
     asyncio.run(asyncio.wait_for(job, 5))  # returns once passed
     assert passed == [True]
     assert len(runs) == 2

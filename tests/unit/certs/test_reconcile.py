@@ -110,9 +110,15 @@ def webhook_port() -> Iterator[tuple[int, FastAPI]]:
         yield port, app
 
 
-def install(fake_api: FakeKubeAPI, url: str, bundle: bytes) -> None:
+def install(
+    fake_api: FakeKubeAPI, url: str, bundle: bytes, revisions: list[str] | None = None
+) -> None:
+    """One validating webhook; `revisions`: a named revision's objectSelector, as the chart's."""
     config = webhook_configuration(kube.VALIDATING, "vw", iter([("validation.istio.io", url)]))
     config["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(bundle).decode()
+    if revisions is not None:
+        requirement = {"key": "istio.io/rev", "operator": "In", "values": revisions}
+        config["webhooks"][0]["objectSelector"] = {"matchExpressions": [requirement]}
     fake_api.put(kube.VALIDATING, config)
 
 
@@ -121,21 +127,37 @@ def test_the_self_test_passes_only_when_our_webhook_denies_over_tls(
 ) -> None:
     port, _ = webhook_port
     install(fake_api, f"https://127.0.0.1:{port}/validate", CA.cert_pem)
-    verdict = selftest.run(client, "istio-system")
+    verdict = selftest.run(client, "istio-system", "default")
     assert verdict.passed, verdict.detail
     # a webhook that admits everything is not proof
     install(fake_api, f"https://127.0.0.1:{port}/allow", CA.cert_pem)
-    assert not selftest.run(client, "istio-system").passed
+    assert not selftest.run(client, "istio-system", "default").passed
     # nor is a caBundle the apiserver cannot verify us with (failurePolicy Ignore admits)
     install(fake_api, f"https://127.0.0.1:{port}/validate", OTHER.cert_pem)
-    assert not selftest.run(client, "istio-system").passed
+    assert not selftest.run(client, "istio-system", "default").passed
+
+
+def test_the_self_test_reaches_a_named_revisions_webhook_through_its_label(
+    client: kube.Kube, fake_api: FakeKubeAPI, webhook_port: tuple[int, FastAPI]
+) -> None:
+    """A named revision's webhook sees only objects labelled istio.io/rev with it or a tag: the
+    Gateway carries the revision, or a revision-only install would never fail closed."""
+    port, _ = webhook_port
+    url = f"https://127.0.0.1:{port}/validate"
+    install(fake_api, url, CA.cert_pem, revisions=["canary", "prod-stable"])
+    assert selftest.run(client, "istio-system", "canary").passed
+    verdict = selftest.run(client, "istio-system", "default")  # not its revision: not reached
+    assert not verdict.passed
+    assert verdict.detail == "the always-reject Gateway was admitted: webhook not reached yet"
+    gateway = selftest.invalid_gateway("istio-system", "canary")
+    assert gateway["metadata"]["labels"] == {"istio.io/rev": "canary"}
 
 
 def test_a_missing_gateway_crd_counts_as_ready_like_istio(
     client: kube.Kube, fake_api: FakeKubeAPI
 ) -> None:
     fake_api.gateway_crd_installed = False
-    verdict = selftest.run(client, "istio-system")
+    verdict = selftest.run(client, "istio-system", "default")
     assert verdict.passed
     assert "not installed" in verdict.detail
 
