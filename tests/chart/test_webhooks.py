@@ -146,13 +146,44 @@ def test_no_tags_and_a_tag_equal_to_the_revision_render_alike() -> None:
     assert render({"revision": "canary", "revisionTags": ["canary"]}) == plain
 
 
-def test_default_is_not_a_revision_tag() -> None:
-    with pytest.raises(helm.HelmRenderError) as raised:
-        render({"revision": "canary", "revisionTags": ["default"]})
-    assert (
-        'revisionTags: "default" is not a tag here: the release with revision "" is the default '
-        "revision"
-    ) in str(raised.value)
+@pytest.fixture(scope="module")
+def default_tagged() -> dict[str, Any]:
+    """A canary release tagged `default`, alone: `istioctl tag set default --revision canary`."""
+    return one(
+        render({"revision": "canary", "revisionTags": ["default"]}),
+        "MutatingWebhookConfiguration",
+    )
+
+
+@pytest.mark.parametrize(("ns_labels", "pod_labels", "expected"), CASES)
+def test_the_default_tag_makes_a_named_revision_answer_as_the_default(
+    default_tagged: dict[str, Any],
+    ns_labels: dict[str, str],
+    pod_labels: dict[str, str],
+    expected: str | None,
+) -> None:
+    """What the default revision or the canary injected above, the tagged canary injects alone."""
+    called = _called(default_tagged, "app", ns_labels, pod_labels)
+    assert len(called) == (expected is not None), called
+
+
+def test_the_default_tag_validates_every_object_under_istios_default_name() -> None:
+    documents = render({"revision": "canary", "revisionTags": ["default"]})
+    [webhook] = one(documents, "ValidatingWebhookConfiguration")["webhooks"]
+    assert webhook["name"] == "validation.istio.io"
+    assert "objectSelector" not in webhook
+    mwc = one(documents, "MutatingWebhookConfiguration")
+    assert mwc["metadata"]["name"] == "mesh-webhooks-sidecar-injector-canary"
+    auto = render(
+        {
+            "revision": "canary",
+            "revisionTags": ["default"],
+            "webhook": {"injection": {"enableNamespacesByDefault": True}},
+        }
+    )
+    assert _called(one(auto, "MutatingWebhookConfiguration"), "app", {}, {}) == [
+        "auto.sidecar-injector.istio.io"
+    ]
 
 
 @pytest.mark.parametrize(

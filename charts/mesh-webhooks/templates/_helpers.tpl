@@ -11,10 +11,12 @@
 
 {{/* The istio.io/rev values this release answers: its revision, then its tags, as JSON. */}}
 {{- define "mesh-webhooks.revisionValues" -}}
-{{- if has "default" .Values.revisionTags -}}
-{{- fail "revisionTags: \"default\" is not a tag here: the release with revision \"\" is the default revision" -}}
-{{- end -}}
 {{- prepend .Values.revisionTags (include "mesh-webhooks.revision" .) | uniq | toJson -}}
+{{- end -}}
+
+{{/* "true" when this release is the default revision: revision "", or the tag "default". */}}
+{{- define "mesh-webhooks.isDefault" -}}
+{{- or (not .Values.revision) (has "default" .Values.revisionTags) -}}
 {{- end -}}
 
 {{- define "mesh-webhooks.revisionSuffix" -}}
