@@ -98,6 +98,10 @@ class FakeKubeAPI:
             obj.setdefault("metadata", {})["namespace"] = namespace or None
             return self._store(resource, namespace, obj)
 
+    def delete(self, resource: str, name: str, namespace: str = "") -> None:
+        with self._lock:
+            del self._objects[(resource, namespace, name)]
+
     def _store(self, resource: str, namespace: str, obj: Object) -> Object:
         self._revision += 1
         metadata = obj.setdefault("metadata", {})

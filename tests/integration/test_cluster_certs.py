@@ -308,6 +308,23 @@ def test_readyz_is_503_while_a_bundle_lacks_the_ca_and_200_once_it_holds_it(
     assert bundles(fake_api) == [ca.cert_pem, ca.cert_pem]
 
 
+@pytest.mark.parametrize("deleted", [VALIDATING, MUTATING])
+def test_a_deleted_configuration_leaves_the_replicas_ready_for_the_other(
+    fake_api: FakeKubeAPI, start: Callable[..., Replica], deleted: str
+) -> None:
+    """Deleting one webhook configuration in an incident must not empty the Service that the
+    other one calls: nothing calls us through a configuration that is gone."""
+    replica = start()
+    wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
+    kind = kube.VALIDATING if deleted == VALIDATING else kube.MUTATING
+    fake_api.delete(kind, deleted)
+    wait_until(
+        lambda: "webhook configuration not found" in replica.output(), "the warning", replica
+    )
+    time.sleep(1.0)  # several polls of 0.3 s
+    assert readyz(replica, stored_ca(fake_api)) == 200
+
+
 def serves_a_cert_from(replica: Replica, ca: issuing.KeyPair) -> bool:
     try:
         servers.peer_certificate(replica.port, ca.cert_pem)  # verifies the chain against `ca`

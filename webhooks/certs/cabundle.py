@@ -101,6 +101,8 @@ class BundleReconciler:
         self.current_ca, self.refresh_ca = current_ca, refresh_ca
         self.failure_policy = failure_policy
         self.in_sync = False
+        # Not found on the last read: nothing calls us through it, so nothing to distrust us.
+        self.absent = False
         self.wake = asyncio.Event()
 
     @property
@@ -124,6 +126,7 @@ class BundleReconciler:
             return self._set_in_sync(False)
         read = self.client.read_webhook_configuration
         configuration = await asyncio.to_thread(read, self.kind, self.name)
+        self.absent = configuration is None
         if configuration is None:
             logger.warning("webhook configuration not found", extra={"configuration": self.label})
             return self._set_in_sync(False)

@@ -63,8 +63,10 @@ class ClusterCerts:
         ]
 
     def ready(self) -> bool:
-        """Serving a certificate whose CA every configured webhook trusts."""
-        return self.tls.loaded and all(reconciler.in_sync for reconciler in self.reconcilers)
+        """Serving a certificate whose CA every configured webhook that exists trusts. A deleted
+        configuration (say, the validating one, removed in an incident) must not take the
+        replicas out of the Service, or the other webhook would go down with it."""
+        return self.tls.loaded and all(r.in_sync or r.absent for r in self.reconcilers)
 
     def current_ca(self) -> issuing.KeyPair | None:
         return self.store.current.pair if self.store.current else None
