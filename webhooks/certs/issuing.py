@@ -43,6 +43,9 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+MAX_COMMON_NAME = 64  # RFC 5280's ub-common-name
+
+
 def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -54,13 +57,15 @@ def create_ca(
     now: datetime.datetime | None = None,
 ) -> KeyPair:
     """A self-signed CA named `subject` (a common name or a whole Name). Renewing with the old
-    key and the old subject keeps old and new chains both verifying."""
+    key and the old subject keeps old and new chains both verifying. A common name is cut to
+    X.509's 64 characters (e.g. `<secret>.<namespace>` with a long namespace): chains are
+    matched by key identifiers, and the name is only for people."""
     key = key or new_key()
     start = (now or utc_now()) - BACKDATE
     name = (
         subject
         if isinstance(subject, x509.Name)
-        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject[:MAX_COMMON_NAME])])
     )
     public_key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (

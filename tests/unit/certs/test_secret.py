@@ -53,6 +53,19 @@ def test_the_first_replica_creates_a_tls_secret_with_a_ca(
     assert pair.cert.not_valid_after_utc - pair.cert.not_valid_before_utc == issuing.CA_VALIDITY
 
 
+def test_a_long_namespace_still_gets_a_ca_and_a_verifying_chain(
+    client: kube.Kube, fake_api: FakeKubeAPI
+) -> None:
+    """`<secret>.<namespace>` can pass X.509's 64-character common name: the CA is named with
+    the first 64, and a release in a 63-character namespace still starts."""
+    namespace = "n" * 63
+    pair = secret.CAStore(client, namespace, NAME, clock=lambda: NOW).sync()
+    [name] = pair.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    assert name.value == f"{NAME}.{namespace}"[:64]
+    leaf = issuing.issue_serving_cert(pair, [HOST], now=NOW)
+    assert verifies(leaf.cert, pair.cert, NOW)
+
+
 def test_a_replica_that_loses_the_create_race_adopts_the_winners_ca(
     client: kube.Kube, fake_api: FakeKubeAPI
 ) -> None:
