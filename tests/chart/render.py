@@ -67,11 +67,17 @@ def _order(document: Document) -> tuple[int, str, str]:
 
 
 def render(
-    values: dict[str, Any] | None = None, name: str = RELEASE, namespace: str = NAMESPACE
+    values: dict[str, Any] | None = None,
+    name: str = RELEASE,
+    namespace: str = NAMESPACE,
+    upgrade: bool = False,
 ) -> list[Document]:
-    """The chart's objects in install order. Raises helm_python's errors on bad values."""
+    """The chart's objects in install order (or as `helm upgrade` renders them). Raises
+    helm_python's errors on bad values."""
     with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name=name, namespace=namespace)
+        rendered = chart.render(
+            values, name=name, namespace=namespace, is_install=not upgrade, is_upgrade=upgrade
+        )
     documents = []
     for source, text in rendered.items():
         if not source.endswith((".yaml", ".yml")):

@@ -344,3 +344,23 @@ def test_revision_names_the_configurations_and_validates_only_its_objects() -> N
     mwc = one(documents, "MutatingWebhookConfiguration")
     assert mwc["metadata"]["name"] == "mesh-webhooks-sidecar-injector-canary"
     assert mwc["metadata"]["labels"]["istio.io/rev"] == "canary"
+
+
+@pytest.mark.parametrize(
+    ("validation", "upgrade", "rendered"),
+    [
+        ({}, False, "Ignore"),  # install: fail open until the self-test passes
+        ({}, True, None),  # upgrade: the server's Fail stays (Helm would reset it)
+        ({"failClosed": False}, True, "Ignore"),  # the chart owns it: GitOps, no flip
+        ({"failurePolicy": "Fail"}, True, "Fail"),  # chosen by the user: always rendered
+    ],
+)
+def test_an_upgrade_leaves_the_failure_policy_the_server_set(
+    validation: dict[str, Any], upgrade: bool, rendered: str | None
+) -> None:
+    values = {"webhook": {"validation": validation}}
+    documents = render(values, upgrade=upgrade)
+    [webhook] = one(documents, "ValidatingWebhookConfiguration")["webhooks"]
+    assert webhook.get("failurePolicy") == rendered
+    [injector, *_] = one(documents, "MutatingWebhookConfiguration")["webhooks"]
+    assert injector["failurePolicy"] == "Fail"
