@@ -19,6 +19,9 @@ from webhooks.mesh import ALWAYS_REJECT_ANNOTATION, REVISION_LABEL
 logger = logging.getLogger(__name__)
 
 DENIED = "denied the request"
+# The apiserver's 404 for a resource type it does not serve (Istio's check); a 404 for a
+# namespace that does not exist must not count as "nothing to validate".
+NO_SUCH_RESOURCE = "the server could not find the requested resource"
 GROUP, VERSION, PLURAL = "networking.istio.io", "v1beta1", "gateways"
 NAME = "mesh-webhooks-self-test"
 
@@ -57,7 +60,7 @@ def judge(error: kube.KubeError | None) -> Verdict:
         return Verdict(True, "the webhook denied the always-reject Gateway")
     if "does not support dry run" in error.message:
         return Verdict(True, "a webhook does not support dry run; cannot test, assuming ready")
-    if error.status == 404:
+    if error.status == 404 and NO_SUCH_RESOURCE in error.message:
         return Verdict(True, "the Gateway CRD is not installed: nothing to validate yet")
     return Verdict(False, f"dry-run create failed: {error.message}")
 

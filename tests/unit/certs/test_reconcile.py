@@ -162,6 +162,12 @@ def test_a_missing_gateway_crd_counts_as_ready_like_istio(
     assert "not installed" in verdict.detail
 
 
+def test_a_404_for_anything_but_the_gateway_type_is_not_ready() -> None:
+    """A wrong --namespace must not read as a missing CRD: that would fail closed unproven."""
+    missing_namespace = kube.KubeError(404, "NotFound", 'namespaces "istio-sistem" not found')
+    assert not selftest.judge(missing_namespace).passed
+
+
 def test_other_dry_run_errors_are_not_ready() -> None:
     error = kube.KubeError(500, "InternalError", 'failed calling webhook "x": connection refused')
     assert not selftest.judge(error).passed
