@@ -68,8 +68,12 @@ _VALIDITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")  # ASCII digits, as eve
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+MAX_VALIDITY = datetime.timedelta(days=3650)  # the CA's: a serving certificate never outlives it
+
+
 def validity(text: str) -> datetime.timedelta:
-    """A certificate lifetime: `30d`, `12h`, `90m`, `45s`; above zero and within timedelta."""
+    """A certificate lifetime: `30d`, `12h`, `90m`, `45s`; above zero and at most 3650d (a
+    longer one would be cut to its CA's anyway, and `now` plus a huge one overflows)."""
     match = _VALIDITY.fullmatch(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m or 45s: {text!r}")
@@ -79,4 +83,6 @@ def validity(text: str) -> datetime.timedelta:
         raise argparse.ArgumentTypeError(f"too long a duration: {text!r}") from None
     if not value:
         raise argparse.ArgumentTypeError(f"must be longer than zero: {text!r}")
+    if value > MAX_VALIDITY:
+        raise argparse.ArgumentTypeError(f"too long a duration (at most 3650d): {text!r}")
     return value

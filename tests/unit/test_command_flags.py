@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from webhooks import cli
+from webhooks.server import command
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,7 @@ from webhooks import cli
         (["serve", "--local", "--max-body-bytes", "-5"], "argument --max-body-bytes: not a whole"),
         (["serve", "--serving-cert-validity", "99999999999999d"], "too long a duration"),
         (["serve", "--serving-cert-validity", "0d"], "must be longer than zero"),
+        (["serve", "--serving-cert-validity", "3651d"], "too long a duration (at most 3650d)"),
         (["serve", "--serving-cert-validity", "\u0663d"], "not a duration like 30d"),
         (["certs", "issue", "--service", "s", "--namespace", "n", "--days", "0"], "from 1 to"),
         (["agent", "wait", "--timeout", "nan"], "argument --timeout: must be a finite number"),
@@ -90,3 +92,15 @@ def test_inject_to_an_unwritable_output_is_one_line(
 def test_the_default_revision_is_written_default(given: list[str], revision: str) -> None:
     argv = ["serve", *given]
     assert cli.build_parser(argv).parse_args(argv).revision == revision
+
+
+def test_a_serving_validity_within_three_checks_is_refused(tmp_path: Path) -> None:
+    """Renewal is noticed at the next check: 30s certificates checked every 60s would expire."""
+    argv = ["serve", "--namespace", "n", "--service", "s", "--serving-cert-validity", "30s"]
+    args = cli.build_parser(argv).parse_args(argv)
+    with pytest.raises(SystemExit) as exited:
+        command._cluster_settings(args)
+    assert str(exited.value) == (
+        "serve: --serving-cert-validity must be more than 3 x --serving-cert-check-seconds (60s), "
+        "or certificates expire before renewal"
+    )

@@ -100,6 +100,13 @@ def _cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         raise SystemExit(
             "serve: --cert-mode self needs --service and --namespace (or POD_NAMESPACE)"
         )
+    # Renewal is due with a third of the lifetime left and noticed at the next check: a check
+    # interval longer than that third would serve expired certificates.
+    if args.serving_cert_validity.total_seconds() <= 3 * args.serving_cert_check_seconds:
+        raise SystemExit(
+            "serve: --serving-cert-validity must be more than 3 x --serving-cert-check-seconds "
+            f"({args.serving_cert_check_seconds:g}s), or certificates expire before renewal"
+        )
     return ClusterSettings(
         namespace=args.namespace,
         service=args.service,
