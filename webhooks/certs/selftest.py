@@ -1,10 +1,12 @@
 """Prove the apiserver can reach the validating webhook before making it fail closed.
 
 A server-side dry-run create of a Gateway carrying the always-reject annotation must come back
-"denied the request": that answer can only come from our webhook, through the Service, over TLS
-with the caBundle. Until then the validating configuration stays at failurePolicy Ignore.
-The Gateway is labelled istio.io/rev=<revision>, as Istio's is: a named revision's webhook only
-sees objects labelled with it (or one of its tags).
+"denied the request", which our webhook answers through the Service, over TLS with the
+caBundle. Until then the validating configuration stays at failurePolicy Ignore. The Gateway is
+labelled istio.io/rev=<revision>, as Istio's is: a named revision's webhook only sees objects
+labelled with it (or one of its tags). As in Istio, the denial is not traced to this release:
+another validating webhook that denies it (a default release's, which validates every object,
+or a policy engine's) also passes the test.
 """
 
 import asyncio
