@@ -25,7 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve on 127.0.0.1 with self-generated certificates in --certs-dir (no cluster)",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (not --local)")
+    parser.add_argument(
+        "--host",
+        default=main.ALL_ADDRESSES,
+        help="address to listen on (not --local); default: every address, IPv6 and IPv4 where "
+        "the pod has IPv6, else IPv4",
+    )
     parser.add_argument("--port", type=argtypes.port, default=9443)
     parser.add_argument("--certs-dir", type=Path, default=Path("certs/local"))
     parser.add_argument("--tls-cert-file", type=Path, help="serve this certificate (hot-reloaded)")

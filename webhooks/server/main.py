@@ -2,8 +2,10 @@
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,41 @@ def build_server(
     return uvicorn.Server(config)
 
 
+ALL_ADDRESSES = ""  # --host's default
+# What binding "::" meets in a pod without IPv6: the family is compiled out or switched off
+# (ipv6.disable=1), or the pod's interfaces have no IPv6 (net.ipv6.conf.all.disable_ipv6=1).
+_NO_IPV6 = (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT)
+
+
+def listening_socket(port: int) -> socket.socket:
+    """One socket on every address: IPv6 and IPv4 (dual stack) where the pod has IPv6, so that
+    an IPv6-only cluster's apiserver and kubelet reach the server; IPv4 only where it has not.
+    uvloop's own binding of "" cannot do this: it fails where "::" cannot be bound."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError as error:
+        if error.errno not in _NO_IPV6:
+            raise
+    else:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(("::", port))
+            return sock
+        except OSError as error:
+            sock.close()
+            if error.errno not in _NO_IPV6:
+                raise
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("0.0.0.0", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def run_on_uvloop(job: Coroutine[Any, Any, None]) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(job)
@@ -164,8 +201,10 @@ async def run_server(server: uvicorn.Server, background: list[Coroutine[Any, Any
     ]
     for task in tasks:
         task.add_done_callback(supervise)
+    config = server.config
+    sockets = [listening_socket(config.port)] if config.host == ALL_ADDRESSES else None
     try:
-        await server.serve()
+        await server.serve(sockets=sockets)
     finally:
         stopping = True
         for task in tasks:
