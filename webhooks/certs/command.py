@@ -14,6 +14,7 @@ from cryptography import x509
 
 from webhooks import argtypes, kube
 from webhooks.certs import cabundle, issuing, rotation, secret
+from webhooks.mesh import DEFAULT_REVISION
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +41,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--server", help="https://HOST:PORT of a running server: report the certificate it serves"
     )
-    check.add_argument("--mutating-webhook-config", help="default <service>-sidecar-injector")
-    check.add_argument("--validating-webhook-config", help="default <service>-validator")
+    check.add_argument(
+        "--revision",
+        type=argtypes.revision,
+        default=DEFAULT_REVISION,
+        help="the release's revision: a named one's configurations end in -<revision>",
+    )
+    check.add_argument(
+        "--mutating-webhook-config", help="default <service>-sidecar-injector[-<revision>]"
+    )
+    check.add_argument("--validating-webhook-config", help="default <service>-validator[-<rev>]")
 
 
 def issue(args: argparse.Namespace) -> int:
@@ -178,9 +187,10 @@ def _check_serving(secrets: _Secrets, args: argparse.Namespace, ca: x509.Certifi
 
 def _check_bundles(client: kube.Kube, args: argparse.Namespace, ca: x509.Certificate) -> bool:
     healthy = True
+    suffix = "" if args.revision == DEFAULT_REVISION else f"-{args.revision}"  # as the chart's
     for kind, name in (
-        (kube.MUTATING, args.mutating_webhook_config or f"{args.service}-sidecar-injector"),
-        (kube.VALIDATING, args.validating_webhook_config or f"{args.service}-validator"),
+        (kube.MUTATING, args.mutating_webhook_config or f"{args.service}-sidecar-injector{suffix}"),
+        (kube.VALIDATING, args.validating_webhook_config or f"{args.service}-validator{suffix}"),
     ):
         configuration = client.read_webhook_configuration(kind, name)
         if configuration is None:

@@ -66,6 +66,27 @@ def check_argv(fake_api: FakeKubeAPI, tmp_path: Path, *extra: str) -> list[str]:
     return ["certs", "check", "--kubeconfig", str(kubeconfig), "--namespace", "ns", *extra]
 
 
+def test_check_finds_a_named_revisions_configurations(
+    fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = issuing.create_ca("ca")
+    fake_api.put("secrets", secret.secret_body("mw-ca", ca, None), "ns")
+    for kind, name in (
+        (kube.MUTATING, "mw-sidecar-injector-canary"),
+        (kube.VALIDATING, "mw-validator-canary"),
+    ):
+        config = webhook_configuration(kind, name, iter([("hook.io", "https://x/")]))
+        config["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(ca.cert_pem).decode()
+        fake_api.put(kind, config)
+    argv = check_argv(fake_api, tmp_path, "--service", "mw", "--revision", "canary")
+    assert cli.main(argv) == 0
+    report = capsys.readouterr().out
+    assert (
+        "validatingwebhookconfigurations/mw-validator-canary webhook hook.io: caBundle matches"
+        in report
+    )
+
+
 def test_check_in_cert_manager_mode_reads_the_serving_secret(
     fake_api: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
