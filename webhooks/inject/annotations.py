@@ -209,13 +209,36 @@ def _proxy_config(
     return hold, concurrency, drain, ignored
 
 
+_REQUEST_AND_LIMIT = {
+    "cpu": (PROXY_CPU, PROXY_CPU_LIMIT),
+    "memory": (PROXY_MEMORY, PROXY_MEMORY_LIMIT),
+}
+
+
 def _resources(annotations: Mapping[str, str], config: InjectConfig) -> dict[str, dict[str, str]]:
-    """Unlike Istio, an annotation replaces one field and the other defaults stay."""
+    """Unlike Istio, an annotation replaces one field and the other defaults stay. A default
+    that would then be on the wrong side of an annotated value (proxyCPU: 4 against the default
+    limit of 2) is dropped: without it, Kubernetes takes the request to be the limit, and a
+    missing limit is none, as Istio's annotation alone gives. Two annotations that conflict are
+    refused, as the apiserver would refuse the pod."""
     defaults = config.proxy_resources
     resources = {"requests": dict(defaults.requests), "limits": dict(defaults.limits)}
     for key, (kind, resource) in RESOURCE_ANNOTATIONS.items():
         if key in annotations:
             resources[kind][resource] = _quantity(key, annotations[key])
+    for resource, (request_key, limit_key) in _REQUEST_AND_LIMIT.items():
+        request, limit = resources["requests"].get(resource), resources["limits"].get(resource)
+        if (
+            request is None
+            or limit is None
+            or (request_key not in annotations and limit_key not in annotations)
+        ):
+            continue
+        if formats.quantity_amount(request) <= formats.quantity_amount(limit):
+            continue
+        if request_key in annotations and limit_key in annotations:
+            raise AnnotationError(request_key, request, f"above {limit_key} {limit!r}")
+        del resources["limits" if request_key in annotations else "requests"][resource]
     return {kind: values for kind, values in resources.items() if values}
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from webhooks import mesh, yamlio
@@ -51,6 +51,16 @@ class SelectorRequirement(_Model):
     key: str = Field(min_length=1)
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_fit_the_operator(self) -> "SelectorRequirement":
+        """Kubernetes' rule: In and NotIn need values, Exists and DoesNotExist take none. An
+        In or NotIn without values would match no pod or every pod."""
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs values")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
 
 
 class LabelSelector(_Model):
@@ -161,6 +171,14 @@ class InjectConfig(_Model):
             for resource, quantity in quantities.items():
                 if not formats.is_quantity(quantity):
                     raise ValueError(f"{kind}.{resource}: {quantity!r} is not a quantity")
+        for resource, request in value.requests.items():
+            limit = value.limits.get(resource)
+            if limit is not None and formats.quantity_amount(request) > formats.quantity_amount(
+                limit
+            ):
+                raise ValueError(
+                    f"requests.{resource} {request!r} is above limits.{resource} {limit!r}"
+                )
         return value
 
 

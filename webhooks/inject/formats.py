@@ -7,6 +7,9 @@ file, annotations.py into a refused pod naming the annotation. Digits are ASCII 
 
 import ipaddress
 import re
+from decimal import Decimal
+
+from kubernetes.utils.quantity import parse_quantity
 
 from webhooks import mesh, numbers
 from webhooks.proxy import proxy_config
@@ -27,6 +30,12 @@ LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 def is_quantity(value: str) -> bool:
     """A non-negative Kubernetes resource quantity, such as 100m, 1.5, 128Mi or 1e3."""
     return bool(QUANTITY.fullmatch(value))
+
+
+def quantity_amount(value: str) -> Decimal:
+    """The amount a quantity (is_quantity) stands for: 100m is 0.1, 1Ki is 1024."""
+    amount: Decimal = parse_quantity(value)  # type: ignore[no-untyped-call]
+    return amount
 
 
 def integer(value: str, low: int, high: int) -> int:

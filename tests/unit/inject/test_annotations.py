@@ -7,10 +7,12 @@ from typing import Any
 
 import jsonpatch
 import pytest
+from hypothesis import given, strategies as st
 
 from tests.unit.inject.factories import every_container, pod, proxy_container as proxy, request
 from webhooks import mesh
 from webhooks.admission.responses import decoded_patch
+from webhooks.inject import formats
 from webhooks.inject.annotations import (
     PROXY_CONFIG,
     REWRITE_PROBES,
@@ -388,3 +390,84 @@ def test_a_drain_longer_than_the_agent_accepts_is_refused_at_injection() -> None
         f"sidecar injection refused: invalid value {value!r} for annotation "
         f"'{PROXY_CONFIG}': terminationDrainDuration: want a duration of at most 24h"
     )
+
+
+@pytest.mark.parametrize(
+    ("annotations", "requests", "limits"),
+    [
+        # a request above the default limit: the default limit goes (none, as Istio's alone)
+        (
+            {"sidecar.istio.io/proxyCPU": "4000m"},
+            {"cpu": "4000m", "memory": "128Mi"},
+            {"memory": "1Gi"},
+        ),
+        # a limit below the default request: the default request goes (Kubernetes: = limit)
+        (
+            {"sidecar.istio.io/proxyMemoryLimit": "64Mi"},
+            {"cpu": "100m"},
+            {"cpu": "2", "memory": "64Mi"},
+        ),
+        (
+            {"sidecar.istio.io/proxyCPU": "2"},
+            {"cpu": "2", "memory": "128Mi"},
+            {"cpu": "2", "memory": "1Gi"},
+        ),
+        (
+            {"sidecar.istio.io/proxyCPU": "3", "sidecar.istio.io/proxyCPULimit": "4"},
+            {"cpu": "3", "memory": "128Mi"},
+            {"cpu": "4", "memory": "1Gi"},
+        ),
+    ],
+)
+def test_a_default_on_the_wrong_side_of_an_annotated_resource_is_dropped(
+    annotations: dict[str, str], requests: dict[str, str], limits: dict[str, str]
+) -> None:
+    result = inject_pod(pod({"app": "a"}, annotations), CONFIG, False).pod
+    assert proxy(result)["resources"] == {"requests": requests, "limits": limits}
+
+
+def test_a_request_annotated_above_its_annotated_limit_is_refused() -> None:
+    annotations = {"sidecar.istio.io/proxyCPU": "3", "sidecar.istio.io/proxyCPULimit": "2"}
+    response = make_handler(lambda: CONFIG)(request(pod({"app": "a"}, annotations)))
+    assert response.status is not None
+    assert response.status.message == (
+        "sidecar injection refused: invalid value '3' for annotation "
+        "'sidecar.istio.io/proxyCPU': above sidecar.istio.io/proxyCPULimit '2'"
+    )
+
+
+_QUANTITIES = st.sampled_from(
+    ["1m", "100m", "1", "2", "4000m", "64Mi", "128Mi", "1Gi", "2Gi", "1e3"]
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "sidecar.istio.io/proxyCPU",
+                "sidecar.istio.io/proxyCPULimit",
+                "sidecar.istio.io/proxyMemory",
+                "sidecar.istio.io/proxyMemoryLimit",
+            ]
+        ),
+        _QUANTITIES,
+    )
+)
+def test_resource_annotations_never_give_a_request_above_its_limit(
+    annotations: dict[str, str],
+) -> None:
+    """What the apiserver would refuse ("must be less than or equal to cpu limit") is either
+    refused here, naming the annotation, or never produced."""
+    response = make_handler(lambda: CONFIG)(request(pod({"app": "a"}, annotations)))
+    if not response.allowed:
+        assert response.status is not None
+        assert "above sidecar.istio.io/proxy" in response.status.message
+        return
+    after = jsonpatch.apply_patch(pod({"app": "a"}, annotations), decoded_patch(response))
+    for container in (proxy(after), *after["spec"].get("initContainers", [])):
+        resources = container.get("resources", {})
+        for name, limit in resources.get("limits", {}).items():
+            wanted = resources.get("requests", {}).get(name)
+            if wanted is not None:
+                assert formats.quantity_amount(wanted) <= formats.quantity_amount(limit)

@@ -98,6 +98,18 @@ def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
         ("revision: -canary", "revision"),
         ("revision: " + "r" * 64, "revision"),
         ("proxyResources: {requests: {cpu: '\u0661'}}", "cpu"),
+        (
+            "proxyResources: {requests: {cpu: '4'}, limits: {cpu: 2000m}}",
+            "proxyResources: requests.cpu '4' is above limits.cpu '2000m'",
+        ),
+        (
+            "neverInjectSelector: [{matchExpressions: [{key: team, operator: NotIn}]}]",
+            "operator NotIn needs values",
+        ),
+        (
+            "alwaysInjectSelector: [{matchExpressions: [{key: a, operator: Exists, values: [x]}]}]",
+            "operator Exists takes no values",
+        ),
         ("- a list", "mapping"),
         ("policy: [unclosed", "YAML"),
         ("policy: " + "[" * 5000, "YAML nested too deeply"),
