@@ -47,15 +47,31 @@ def _containers(spec: dict[str, Any], field: str, unlisted: str = "") -> list[di
     return containers
 
 
+def _env_entry(proxy: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    entries = (proxy or {}).get("env")
+    for env in entries if isinstance(entries, list) else ():
+        if isinstance(env, dict) and env.get("name") == name:
+            return env
+    return None
+
+
+def _previous_status_port(proxy: dict[str, Any] | None, default: int) -> int:
+    """The status port the previous injection pointed probes and Prometheus at (its
+    PROXY_CONFIG's statusPort): the pod's or the config's may have changed since."""
+    env = _env_entry(proxy, mesh.PROXY_CONFIG_ENV)
+    try:
+        port = yamlio.load_json(str(env.get("value", ""))).get("statusPort") if env else None
+    except (ValueError, AttributeError):
+        return default
+    return port if type(port) is int and 0 < port < 65536 else default
+
+
 def _previous_record(proxy: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
     """The JSON object that a previous injection left in the proxy's env `name`, or None if
     there is no such entry. One that cannot be read is refused: what it recorded could not be
     undone, and injecting again over it would lose the user's probes or scrape settings."""
-    entries = (proxy or {}).get("env")
-    for env in entries if isinstance(entries, list) else ():
-        if isinstance(env, dict) and env.get("name") == name:
-            break
-    else:
+    env = _env_entry(proxy, name)
+    if env is None:
         return None
     try:
         record = yamlio.load_json(str(env.get("value", "")))
@@ -95,10 +111,18 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
             spec.pop(field, None)
     _containers(spec, "initContainers", _UNLISTED)  # what the record missed is still there
     _containers(spec, "containers", _UNLISTED)
+    previous_port = _previous_status_port(proxy, status_port)
+    containers = [*spec.get("initContainers", ()), *spec["containers"]]
     probers = _previous_record(proxy, mesh.APP_PROBERS_ENV)
     if probers is not None:
-        probes.restore([*spec.get("initContainers", ()), *spec["containers"]], probers)
-    if prometheus.merged(annotations, status_port):  # else changed since: the user's now
+        probes.restore(containers, probers)
+    # Injected again, a probe still on the agent would have nothing behind it: never Ready.
+    if (path := probes.still_on_agent(containers, previous_port)) is not None:
+        raise InjectionError(
+            f"the previous injection's {mesh.PROXY_CONTAINER} env {mesh.APP_PROBERS_ENV} has "
+            f"no readable probe for {path}, so it cannot be restored"
+        )
+    if prometheus.merged(annotations, previous_port):  # else changed since: the user's now
         prometheus.restore(annotations, _previous_record(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV))
 
 

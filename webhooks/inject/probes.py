@@ -10,7 +10,6 @@ from typing import Any
 
 from webhooks import mesh, numbers
 from webhooks.admission import jsontext
-from webhooks.inject.annotations import InjectionError
 from webhooks.inject.patch import PodEdit
 
 PROBES: tuple[tuple[str, mesh.ProbeKind], ...] = (
@@ -171,8 +170,7 @@ def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
 
 def restore(containers: Iterable[dict[str, Any]], probers: dict[str, Any]) -> None:
     """Undo `rewrite` in place from a previous injection's ISTIO_KUBE_APP_PROBERS. A probe
-    still pointing at the agent whose entry cannot be read is refused: left as it is, the
-    agent would have nothing to run for it and the pod would never be Ready."""
+    whose entry is missing or cannot be read stays on the agent (see `still_on_agent`)."""
     by_name = {container.get("name"): container for container in containers}
     for path, entry in probers.items():
         if not mesh.PROBE_PATH_PATTERN.match(path):
@@ -186,9 +184,24 @@ def restore(containers: Iterable[dict[str, Any]], probers: dict[str, Any]) -> No
         actions = entry if isinstance(entry, dict) else {}
         action = next((a for a in PROBE_ACTIONS if isinstance(actions.get(a), dict)), None)
         if action is None:
-            raise InjectionError(
-                f"the previous injection's {mesh.PROXY_CONTAINER} env {mesh.APP_PROBERS_ENV} "
-                f"has no readable probe for {path}, so it cannot be restored"
-            )
+            continue
         del holder["httpGet"]
         holder[action] = {key: value for key, value in actions[action].items() if value is not None}
+
+
+def still_on_agent(containers: Iterable[dict[str, Any]], status_port: int) -> str | None:
+    """The agent path of the first probe or hook that still points at the agent on
+    `status_port` (after `restore`), or None."""
+    for container in containers:
+        lifecycle = container.get("lifecycle")
+        hooks = lifecycle if isinstance(lifecycle, dict) else {}
+        holders = [container.get(field) for field, _ in PROBES]
+        holders += [hooks.get(field) for field, _ in HOOKS]
+        for holder in holders:
+            action = holder.get("httpGet") if isinstance(holder, dict) else None
+            if not isinstance(action, dict) or action.get("port") != status_port:
+                continue
+            path = action.get("path")
+            if isinstance(path, str) and mesh.PROBE_PATH_PATTERN.match(path):
+                return path
+    return None

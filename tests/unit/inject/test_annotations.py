@@ -333,6 +333,41 @@ def test_a_rewritten_probe_whose_record_cannot_be_read_is_refused(entry: Any) ->
     )
 
 
+@pytest.mark.parametrize("record", [json.dumps({"/app-health/other/livez": {}}), None])
+def test_a_probe_on_the_agent_with_no_entry_at_all_is_refused(record: str | None) -> None:
+    """Missing from the record, or the record missing: the agent has nothing to run for it."""
+    injected = _injected_with_probes()
+    if record is None:
+        entries = proxy(injected)["env"]
+        entries[:] = [e for e in entries if e["name"] != mesh.APP_PROBERS_ENV]
+    else:
+        _with_record(injected, mesh.APP_PROBERS_ENV, record)
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.status is not None
+    assert response.status.message == (
+        "sidecar injection refused: the previous injection's istio-proxy env "
+        "ISTIO_KUBE_APP_PROBERS has no readable probe for /app-health/app/readyz, so it cannot "
+        "be restored"
+    )
+
+
+def test_a_reinjection_after_the_status_port_moved_follows_it() -> None:
+    """The previous injection's status port comes from its PROXY_CONFIG: the merged
+    prometheus.io/port (15020) is recognised as ours, not taken for the app's."""
+    injected = _injected_with_probes()
+    injected["metadata"]["annotations"]["status.sidecar.istio.io/port"] = "15030"
+    response = make_handler(lambda: CONFIG)(request(injected))
+    assert response.allowed is True, response.status
+    after = jsonpatch.apply_patch(injected, decoded_patch(response))
+    app = next(c for c in after["spec"]["containers"] if c["name"] == "app")
+    assert app["readinessProbe"]["httpGet"] == {"path": "/app-health/app/readyz", "port": 15030}
+    assert after["metadata"]["annotations"]["prometheus.io/port"] == "15030"
+    scrape = json.loads(env(after, mesh.PROMETHEUS_ANNOTATIONS_ENV) or "")
+    assert scrape == {"scrape": "true", "path": "", "port": ""}
+    probers = json.loads(env(after, mesh.APP_PROBERS_ENV) or "")
+    assert probers == {"/app-health/app/readyz": {"httpGet": {"path": "/ready", "port": 8080}}}
+
+
 def test_a_record_for_a_probe_the_user_changed_since_is_not_needed() -> None:
     injected = _injected_with_probes()
     app = next(c for c in injected["spec"]["containers"] if c["name"] == "app")
