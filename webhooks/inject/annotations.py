@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from webhooks import yamlio
+from webhooks import mesh, yamlio
 from webhooks.inject import formats
 from webhooks.inject.config import INT32_MAX, InjectConfig
 
@@ -242,14 +242,32 @@ def _resources(annotations: Mapping[str, str], config: InjectConfig) -> dict[str
     return {kind: values for kind, values in resources.items() if values}
 
 
+# What the proxy container already has: a second volume or mount path of these would make the
+# pod invalid ("Duplicate value").
+INJECTED_VOLUMES = frozenset({mesh.ENVOY_VOLUME, mesh.PODINFO_VOLUME, mesh.BOOTSTRAP_VOLUME})
+_INJECTED_MOUNT_PATHS = frozenset({mesh.ENVOY_DIR, mesh.PODINFO_DIR, mesh.BOOTSTRAP_DIR})
+
+
 def _user_volumes(key: str, value: str) -> tuple[dict[str, Any], ...]:
-    return _named_objects(key, value, "volume")
+    volumes = _named_objects(key, value, "volume")
+    for volume in volumes:
+        if volume["name"] in INJECTED_VOLUMES:
+            raise AnnotationError(key, value, f"{volume['name']!r} is a volume the injector adds")
+    return volumes
 
 
 def _user_mounts(key: str, value: str) -> tuple[dict[str, Any], ...]:
     mounts = _named_objects(key, value, "volumeMount")
     if not all(isinstance(mount.get("mountPath"), str) for mount in mounts):
         raise AnnotationError(key, value, "every mount needs a mountPath")
+    paths: set[str] = set()
+    for mount in mounts:
+        path = mount["mountPath"]
+        if path in _INJECTED_MOUNT_PATHS:
+            raise AnnotationError(key, value, f"mountPath {path!r} is one the injector uses")
+        if path in paths:
+            raise AnnotationError(key, value, f"two mounts at mountPath {path!r}")
+        paths.add(path)
     return mounts
 
 

@@ -8,7 +8,14 @@ from typing import Any, NamedTuple
 
 from webhooks import mesh, yamlio
 from webhooks.inject import metadata, probes, prometheus, sidecar
-from webhooks.inject.annotations import InjectionError, Settings, parse_settings
+from webhooks.inject.annotations import (
+    INJECTED_VOLUMES,
+    USER_VOLUME,
+    AnnotationError,
+    InjectionError,
+    Settings,
+    parse_settings,
+)
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.patch import Operation, PodEdit, make_patch
 
@@ -126,6 +133,22 @@ def strip(pod: dict[str, Any], status_port: int) -> None:
         prometheus.restore(annotations, _previous_record(proxy, mesh.PROMETHEUS_ANNOTATIONS_ENV))
 
 
+def _check_volumes(spec: dict[str, Any], parts: sidecar.Parts, annotations: dict[str, str]) -> None:
+    """The volumes injection adds must not be in the pod already: a second one of a name makes
+    the pod invalid. (A previous injection's were stripped by then.)"""
+    for volume in spec.get("volumes") or ():
+        name = volume.get("name") if isinstance(volume, dict) else None
+        if name not in parts.volume_names:
+            continue
+        if name in INJECTED_VOLUMES:
+            raise InjectionError(
+                f"pod already has a volume named {name!r}, which the injector adds; "
+                "overriding the injected volumes is not supported"
+            )
+        value = annotations[USER_VOLUME]
+        raise AnnotationError(USER_VOLUME, value, f"volume {name!r} is already in the pod")
+
+
 def _place(
     edit: PodEdit,
     spec: dict[str, Any],
@@ -239,6 +262,7 @@ def inject_pod(
     parts = sidecar.parts(config, settings)
     proxy = parts.proxy_with(_rewrite(edit, spec, annotations, settings, parts))
     _place(edit, spec, parts, proxy, settings)
+    _check_volumes(spec, parts, annotations)
     edit.insert(spec, "/spec", "volumes", None, parts.volumes)
     first_app = None
     for container in spec.get("containers") or ():

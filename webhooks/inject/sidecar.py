@@ -250,6 +250,7 @@ class Parts:
     init: dict[str, Any] | None  # None when interception is off
     proxy: dict[str, Any]
     volumes: tuple[dict[str, Any], ...]
+    volume_names: frozenset[str]
     status: str  # the sidecar.istio.io/status record, for the layout `place` makes
     captures: IsCaptured  # whether the kubelet's probes to a port would reach Envoy
 
@@ -273,7 +274,8 @@ def _build(config: InjectConfig, settings: Settings) -> Parts:
         [v["name"] for v in added_volumes],
         config.revision,
     )
-    return Parts(init, proxy, tuple(added_volumes), status, captures(settings))
+    names = frozenset(volume["name"] for volume in added_volumes)
+    return Parts(init, proxy, tuple(added_volumes), names, status, captures(settings))
 
 
 # The parts of the pods that tune nothing, per layout, for the config in force (by identity, as

@@ -506,3 +506,67 @@ def test_resource_annotations_never_give_a_request_above_its_limit(
             wanted = resources.get("requests", {}).get(name)
             if wanted is not None:
                 assert formats.quantity_amount(wanted) <= formats.quantity_amount(limit)
+
+
+_CACHE = {"name": "cache", "emptyDir": {}}
+
+
+@pytest.mark.parametrize(
+    ("annotations", "volumes", "message"),
+    [
+        (
+            {"sidecar.istio.io/userVolume": '{"cache": {"emptyDir": {}}}'},
+            [_CACHE],
+            'invalid value \'{"cache": {"emptyDir": {}}}\' for annotation '
+            "'sidecar.istio.io/userVolume': volume 'cache' is already in the pod",
+        ),
+        (
+            {"sidecar.istio.io/userVolume": '{"istio-envoy": {"emptyDir": {}}}'},
+            [],
+            "'istio-envoy' is a volume the injector adds",
+        ),
+        (
+            {"sidecar.istio.io/userVolumeMount": '{"a": {"mountPath": "/etc/istio/proxy"}}'},
+            [],
+            "mountPath '/etc/istio/proxy' is one the injector uses",
+        ),
+        (
+            {
+                "sidecar.istio.io/userVolumeMount": (
+                    '{"a": {"mountPath": "/certs"}, "b": {"mountPath": "/certs"}}'
+                )
+            },
+            [],
+            "two mounts at mountPath '/certs'",
+        ),
+        (
+            {},
+            [{"name": "istio-podinfo", "emptyDir": {}}],
+            "pod already has a volume named 'istio-podinfo', which the injector adds; "
+            "overriding the injected volumes is not supported",
+        ),
+    ],
+)
+def test_a_volume_or_mount_that_would_be_there_twice_is_refused(
+    annotations: dict[str, str], volumes: list[dict[str, Any]], message: str
+) -> None:
+    """Kubernetes refuses a pod with two volumes of a name or two mounts at a path."""
+    response = make_handler(lambda: CONFIG)(
+        request(pod({"app": "a"}, annotations, volumes=volumes))
+    )
+    assert response.allowed is False
+    assert response.status is not None
+    assert message in response.status.message
+
+
+def test_a_user_volume_is_injected_again_without_a_duplicate() -> None:
+    annotations = {
+        "sidecar.istio.io/userVolume": '{"certs": {"secret": {"secretName": "c"}}}',
+        "sidecar.istio.io/userVolumeMount": '{"certs": {"mountPath": "/certs"}}',
+    }
+    injected = copy.deepcopy(
+        inject_pod(pod({"app": "a"}, annotations, volumes=[_CACHE]), CONFIG, False).pod
+    )
+    again = inject_pod(injected, CONFIG, False)
+    assert again.patch == []
+    assert [v["name"] for v in again.pod["spec"]["volumes"]].count("certs") == 1
