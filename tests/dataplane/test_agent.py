@@ -352,7 +352,11 @@ def test_agent_drain_starts_the_drain_that_sigterm_then_only_finishes(tmp_path: 
         assert started.returncode == 0, started.stderr
         assert agent.get(mesh.HEALTH_PORT, "/healthz/ready")[0] == 503
         assert agent.process.poll() is None  # draining, still running
-        time.sleep(2.2)  # the app shutting down meanwhile
+        time.sleep(2.2)  # the app shutting down meanwhile, past the drain time
+        # inbound still accepts: the app may serve longer than the drain (skip_exit)
+        inbound = ("127.0.0.1", agent.port(mesh.INBOUND_CAPTURE_PORT))
+        with socket.create_connection(inbound, timeout=2):
+            pass
         signalled = time.monotonic()
         agent.process.terminate()
         assert agent.process.wait(timeout=10) == 0

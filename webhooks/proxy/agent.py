@@ -133,10 +133,15 @@ class Agent:
         return self._ready_once
 
     async def drain(self) -> None:
-        """Fail health checks and close inbound listeners gracefully; Envoy keeps running."""
+        """Fail health checks and drain inbound listeners gracefully; Envoy keeps running. The
+        listeners stay open past the drain time (skip_exit, as Istio's agent asks): a native
+        sidecar drains from its preStop hook while its app may still serve for longer, and
+        inbound connections refused then would fail; SIGTERM's path stops Envoy itself."""
         if not self.draining:
             self.draining, self._drain_began = True, time.monotonic()
-        await self.admin.post(["/healthcheck/fail", "/drain_listeners?inboundonly&graceful"])
+        await self.admin.post(
+            ["/healthcheck/fail", "/drain_listeners?inboundonly&graceful&skip_exit"]
+        )
 
     def _on_signal(self, name: str) -> None:
         logger.info("signal received", extra={"signal": name})
