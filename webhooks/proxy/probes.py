@@ -139,8 +139,10 @@ def _headers(path: str, headers: object) -> tuple[tuple[str, str], ...]:
 
 
 def request_target(path: str) -> str:
-    """`path` as the kubelet sends it: non-ASCII (as UTF-8), space and control characters
-    percent-encoded, so http.client can send it; %-escapes and ASCII punctuation are kept."""
+    """`path` as the kubelet sends it: with a leading "/" (Go's URL adds it to `healthz`),
+    non-ASCII (as UTF-8), space and control characters percent-encoded, so http.client can
+    send it; %-escapes and ASCII punctuation are kept."""
+    path = path if path.startswith("/") else f"/{path}"
     return urllib.parse.quote(path, safe=string.punctuation)
 
 
@@ -199,9 +201,14 @@ class AppProber:
 
     def _headers(self, probe: AppProbe, incoming: Mapping[str, str]) -> dict[str, bytes]:
         # The status server decoded the kubelet's bytes as latin-1: encoding back gives the same
-        # bytes. The probe's own values go out as UTF-8, as the kubelet (Go) sends them.
+        # bytes. The probe's own values go out as UTF-8, as the kubelet (Go) sends them, and
+        # replace the forwarded ones of the same name: the rewritten probe keeps its
+        # httpHeaders, so the kubelet sent them too (Istio's Header.Set, not a second copy).
+        own = {name.lower() for name, _ in probe.headers}
         headers = {
-            k: v.encode("latin-1") for k, v in incoming.items() if k.lower() not in _NOT_FORWARDED
+            k: v.encode("latin-1")
+            for k, v in incoming.items()
+            if k.lower() not in _NOT_FORWARDED and k.lower() not in own
         }
         host = headers.pop("host", None)  # the status server lower-cases header names
         if host and not host.endswith(f":{self.status_port}".encode()):

@@ -21,6 +21,7 @@ from webhooks.proxy.probes import AppProber
 class Seen:
     path: str = ""
     headers: dict[str, bytes] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # every header line's name, repeats kept
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def app() -> Iterator[tuple[int, Seen]]:
             seen.path = self.path
             # http.server decodes header bytes as latin-1: encoding back gives the raw bytes.
             seen.headers = {k.lower(): v.encode("latin-1") for k, v in self.headers.items()}
+            seen.names = [k.lower() for k in self.headers]
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -65,6 +67,7 @@ def _check(prober: AppProber, headers: dict[str, str] | None = None) -> probes.P
         ("/a b", "/a%20b"),
         ("/a%2Fb;p?x=1&y=%20", "/a%2Fb;p?x=1&y=%20"),  # escapes and punctuation are kept
         ("/ready", "/ready"),
+        ("healthz", "/healthz"),  # Kubernetes allows it; the kubelet's Go URL adds the "/"
     ],
 )
 def test_the_probe_path_is_sent_percent_encoded(
@@ -144,3 +147,17 @@ def test_the_scrape_timeout_header_is_used_only_when_sane(value: str, seconds: f
     timeout = metrics._timeout({"x-prometheus-scrape-timeout-seconds": value})
     assert math.isfinite(timeout)
     assert timeout == seconds
+
+
+@pytest.mark.parametrize("name", ["Authorization", "host"])
+def test_a_probe_header_the_kubelet_also_sent_reaches_the_app_once(
+    app: tuple[int, Seen], name: str
+) -> None:
+    """The rewritten probe keeps its httpHeaders, so the kubelet sends them to the agent too;
+    the app must get one copy (two Authorization values are joined, two Hosts refused)."""
+    port, seen = app
+    prober = _probe(port, httpHeaders=[{"name": name, "value": "Bearer x"}])
+    assert _check(prober, {name.lower(): "Bearer x", "x-other": "1"}).status == 200
+    assert seen.names.count(name.lower()) == 1
+    assert seen.headers[name.lower()] == b"Bearer x"
+    assert seen.headers["x-other"] == b"1"
