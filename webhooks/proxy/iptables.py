@@ -132,8 +132,9 @@ def _output_rules(spec: CaptureSpec) -> list[str]:
         rules.append(f"{out} -o lo -m owner ! {match} -j RETURN")
         rules.append(f"{out} -m owner {match} -j RETURN")
     rules.append(f"{out} -d 127.0.0.1/32 -j RETURN")
-    rules += [f"{out} -p tcp --dport {p} -j ISTIO_REDIRECT" for p in spec.outbound_ports]
+    # Excluded CIDRs first, as istio-iptables: -x beats -q (the metadata server stays direct).
     rules += [f"{out} -d {cidr} -j RETURN" for cidr in spec.outbound_exclude_cidrs]
+    rules += [f"{out} -p tcp --dport {p} -j ISTIO_REDIRECT" for p in spec.outbound_ports]
     if spec.outbound_cidrs is None:
         rules.append(f"{out} -j ISTIO_REDIRECT")
     else:
