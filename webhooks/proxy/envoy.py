@@ -14,6 +14,7 @@ from dataclasses import dataclass
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 30
+LONGEST_LINE = 16 * 1024  # of Envoy's stderr passed on whole; longer ones go in pieces
 ADMIN_TIMEOUT_SECONDS = 3.0
 _PR_SET_PDEATHSIG = 1
 _READY_FILTER = r"^(server\.state|listener_manager\.workers_started)$"
@@ -73,12 +74,26 @@ class EnvoyProcess:
         logger.info("envoy started", extra={"pid": self._process.pid})
 
     async def _relay_log(self) -> None:
+        """Envoy's stderr to ours, line by line, keeping the tail. Read in chunks, not lines: a
+        line past the reader's 64 KiB limit would end the relay, and Envoy would then block on
+        a full pipe; such a line is passed on in pieces of at most LONGEST_LINE bytes."""
         assert self._process is not None
         assert self._process.stderr is not None
-        async for raw in self._process.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.tail.append(line)
-            sys.stderr.write(line + "\n")
+        stream, pending = self._process.stderr, b""
+        while chunk := await stream.read(LONGEST_LINE):
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) >= LONGEST_LINE:
+                lines.append(pending)
+                pending = b""
+            for raw in lines:
+                self._emit(raw)
+        if pending:
+            self._emit(pending)
+
+    def _emit(self, raw: bytes) -> None:
+        line = raw.decode(errors="replace")
+        self.tail.append(line)
+        sys.stderr.write(line + "\n")
 
     async def wait(self) -> int:
         assert self._process is not None
