@@ -22,6 +22,7 @@ DEFAULT_SCRAPE_TIMEOUT = 10.0
 # practice; the cap keeps a header like `1e300` from overflowing the socket and asyncio timeouts.
 MAX_SCRAPE_TIMEOUT = 600.0
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
+_EOF = b"# EOF"  # OpenMetrics' last line
 _FORWARDED = ("accept", "user-agent", "x-prometheus-scrape-timeout-seconds")
 
 
@@ -98,7 +99,14 @@ class MetricsMerger:
         results = await asyncio.gather(*jobs)
         content_type = next((ct for _, ct in results[1:] if ct), TEXT_FORMAT)
         parts = [self.own_metrics(), *(body for body, _ in results)]
-        return b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts), content_type
+        # OpenMetrics ends with "# EOF" and allows nothing after it: one at the very end, not
+        # one per app (Prometheus would refuse the whole scrape, Envoy's metrics included).
+        eof = b""
+        for index, part in enumerate(parts):
+            if part.removesuffix(b"\n").endswith(_EOF):
+                parts[index], eof = part.removesuffix(b"\n").removesuffix(_EOF), _EOF + b"\n"
+        merged = b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts)
+        return merged + eof, content_type
 
     async def _scrape(
         self,
@@ -147,11 +155,16 @@ def _get(
     try:
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
-        body = response.read(APP_BODY_LIMIT)
+        try:
+            body = response.read(APP_BODY_LIMIT + 1)
+        finally:
+            response.close()  # a body left unread still holds the socket
     finally:
         connection.close()
     if response.status != 200:
         raise _ScrapeFailed(f"{path} on port {address[1]} answered {response.status}")
+    if len(body) > APP_BODY_LIMIT:  # a body cut mid-line would spoil the whole scrape
+        raise _ScrapeFailed(f"{path} on port {address[1]}: more than {APP_BODY_LIMIT} bytes")
     return body, response.getheader("content-type", "")
 
 

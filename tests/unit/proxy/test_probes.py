@@ -2,6 +2,7 @@
 http.client refuses counted as failed probes or scrapes, never a crash."""
 
 import asyncio
+import contextlib
 import http.server
 import json
 import math
@@ -161,3 +162,59 @@ def test_a_probe_header_the_kubelet_also_sent_reaches_the_app_once(
     assert seen.names.count(name.lower()) == 1
     assert seen.headers[name.lower()] == b"Bearer x"
     assert seen.headers["x-other"] == b"1"
+
+
+@contextlib.contextmanager
+def _metrics_app(body: bytes, content_type: str) -> Iterator[int]:
+    """An app answering every GET with `body`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def test_several_openmetrics_targets_merge_with_one_eof_at_the_end(closed_port: int) -> None:
+    """Prometheus refuses anything after "# EOF": one per app spoiled the whole scrape."""
+    with (
+        _metrics_app(b"# TYPE a counter\na_total 1\n# EOF\n", OPENMETRICS) as first,
+        _metrics_app(b"# TYPE b counter\nb_total 2\n# EOF", OPENMETRICS) as second,
+    ):
+        targets = (metrics.Target(first, "/metrics"), metrics.Target(second, "/metrics"))
+        merger = MetricsMerger(envoy_port=closed_port, targets=targets)
+        body, content_type = asyncio.run(merger.merged("", {}))
+    assert content_type == OPENMETRICS
+    lines = body.decode().splitlines()
+    assert lines.count("# EOF") == 1
+    assert lines[-1] == "# EOF"
+    assert "a_total 1" in lines
+    assert "b_total 2" in lines
+
+
+def test_an_app_body_over_the_limit_is_a_failure_not_a_cut(
+    closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut mid-line, the last sample would spoil the whole scrape: the app's part is dropped."""
+    monkeypatch.setattr(metrics, "APP_BODY_LIMIT", 20)
+    with _metrics_app(b"a_total 1\nb_total 22222222222\n", metrics.TEXT_FORMAT) as app:
+        merger = MetricsMerger(envoy_port=closed_port, targets=(metrics.Target(app, "/metrics"),))
+        body, _ = asyncio.run(merger.merged("", {}))
+    assert merger.failures["app"] == 1
+    assert b"a_total" not in body
