@@ -343,24 +343,26 @@ def test_revision_names_the_configurations_and_validates_only_its_objects() -> N
     assert not _selects(vwc["webhooks"][0]["objectSelector"], {})
     mwc = one(documents, "MutatingWebhookConfiguration")
     assert mwc["metadata"]["name"] == "mesh-webhooks-sidecar-injector-canary"
-    assert mwc["metadata"]["labels"]["istio.io/rev"] == "canary"
+    # Not labelled istio.io/rev: istiod's caBundle patcher selects its configurations by it,
+    # and one still running during a migration would write its CA into ours.
+    assert "istio.io/rev" not in mwc["metadata"]["labels"]
+    assert "istio.io/rev" not in vwc["metadata"]["labels"]
+    assert one(documents, "Deployment")["metadata"]["labels"]["istio.io/rev"] == "canary"
 
 
+@pytest.mark.parametrize("upgrade", [False, True])
 @pytest.mark.parametrize(
-    ("validation", "upgrade", "rendered"),
-    [
-        ({}, False, "Ignore"),  # install: fail open until the self-test passes
-        ({}, True, None),  # upgrade: the server's Fail stays (Helm would reset it)
-        ({"failClosed": False}, True, "Ignore"),  # the chart owns it: GitOps, no flip
-        ({"failurePolicy": "Fail"}, True, "Fail"),  # chosen by the user: always rendered
-    ],
+    ("validation", "rendered"),
+    [({}, "Ignore"), ({"failClosed": False}, "Ignore"), ({"failurePolicy": "Fail"}, "Fail")],
 )
-def test_an_upgrade_leaves_the_failure_policy_the_server_set(
-    validation: dict[str, Any], upgrade: bool, rendered: str | None
+def test_the_failure_policy_is_rendered_on_install_and_upgrade(
+    validation: dict[str, Any], rendered: str, upgrade: bool
 ) -> None:
-    values = {"webhook": {"validation": validation}}
-    documents = render(values, upgrade=upgrade)
+    """Always rendered: an upgrade re-renders Ignore and the server flips it back within a
+    poll. Omitting it on upgrade (Istio's chart) would make a configuration that the upgrade
+    creates or renames Fail with no caBundle, refusing every Istio config write."""
+    documents = render({"webhook": {"validation": validation}}, upgrade=upgrade)
     [webhook] = one(documents, "ValidatingWebhookConfiguration")["webhooks"]
-    assert webhook.get("failurePolicy") == rendered
+    assert webhook["failurePolicy"] == rendered
     [injector, *_] = one(documents, "MutatingWebhookConfiguration")["webhooks"]
     assert injector["failurePolicy"] == "Fail"

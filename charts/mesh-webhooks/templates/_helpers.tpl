@@ -29,13 +29,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "mesh-webhooks.labels" -}}
+{{ include "mesh-webhooks.webhookLabels" . }}
+istio.io/rev: {{ include "mesh-webhooks.revision" . }}
+{{- end -}}
+
+{{/* The webhook configurations' labels: without istio.io/rev, which istiod's caBundle patcher
+selects its configurations by. An istiod still running during a migration would otherwise
+write its own CA into ours, and the two would fight over caBundle. */}}
+{{- define "mesh-webhooks.webhookLabels" -}}
 {{ include "mesh-webhooks.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: mesh-webhooks
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app: {{ include "mesh-webhooks.fullname" . }}
-istio.io/rev: {{ include "mesh-webhooks.revision" . }}
 {{- end -}}
 
 {{- define "mesh-webhooks.caSecret" -}}
