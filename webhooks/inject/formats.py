@@ -50,6 +50,12 @@ def split_list(value: str) -> list[str]:
     return [part for part in (p.strip() for p in value.split(",")) if part]
 
 
+def ports(value: str) -> list[int]:
+    """The ports of a list that `port_list` accepted. Not int(): a port written with thousands
+    of leading zeros is a valid port, and int() refuses more than 4,300 digits."""
+    return [numbers.whole_number(part) or 0 for part in split_list(value)]
+
+
 def port_list(value: str, star: bool = False) -> str:
     """Comma-separated ports 1-65535 (empty allowed); `star`: "*" alone means all ports."""
     if star and value.strip() == "*":

@@ -26,7 +26,7 @@ def excluded_inbound_ports(settings: Settings) -> tuple[int, ...]:
 # config's defaults, and the caches are bounded for the ones that set annotations.
 @functools.lru_cache(maxsize=256)
 def _excluded_inbound_ports(exclude_inbound_ports: str, status_port: int) -> tuple[int, ...]:
-    ports = [*ALWAYS_EXCLUDED_INBOUND, *(int(p) for p in formats.split_list(exclude_inbound_ports))]
+    ports = [*ALWAYS_EXCLUDED_INBOUND, *formats.ports(exclude_inbound_ports)]
     if status_port not in ports:
         ports.append(status_port)
     return tuple(ports)
@@ -49,7 +49,7 @@ def _capture_rule(mode: str, include: str, excluded_ports: tuple[int, ...]) -> I
     include = include.strip()
     if include == "*":
         return lambda port: port not in excluded
-    included = {int(part) for part in formats.split_list(include)}
+    included = set(formats.ports(include))
     return lambda port: port in included
 
 

@@ -250,7 +250,7 @@ _WRONG = (
     | st.sampled_from(
         [
             *("", "http", "8080", "concurrency: x", "{}", "[1]", "null"),
-            *("1" * 5000, "²"),  # past int()'s 4,300 digits; a digit int() refuses
+            *("1" * 5000, "0" * 5000 + "80", "²"),  # past int()'s 4,300 digits; a digit it refuses
             '{"scrape": 1, "port": [], "targets": [1, {"port": null}]}',
             '{"/app-health/app/readyz": 1, "/app-health/log-shipper/startupz": {"grpc": 1}}',
             '{"/app-health/app/readyz": {"httpGet": {"port": [], "path": null}}}',
@@ -421,6 +421,21 @@ def test_a_number_too_long_for_int_is_refused_naming_the_annotation(
     assert response.allowed is False
     assert response.status is not None
     assert f"for annotation {annotation!r}" in response.status.message
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        "traffic.sidecar.istio.io/excludeInboundPorts",
+        "traffic.sidecar.istio.io/includeInboundPorts",
+        "traffic.sidecar.istio.io/excludeOutboundPorts",
+        "traffic.sidecar.istio.io/includeOutboundPorts",
+    ],
+)
+def test_a_port_with_thousands_of_leading_zeros_is_a_port_not_a_500(annotation: str) -> None:
+    """A valid port (80) in 5,002 digits: int() refuses it, so it crashed /inject once."""
+    response = make_handler(default)(request(pod({}, {annotation: "0" * 5000 + "80"})))
+    assert response.allowed is True
 
 
 def test_a_probe_port_too_long_for_int_is_not_a_crash() -> None:

@@ -92,3 +92,11 @@ def test_numbers_too_long_for_int_are_refused_with_go_s_message(
     outcome = validator.validate_object(document, "ns")
     assert not outcome.allowed
     assert message in outcome.message
+
+
+def test_a_port_with_thousands_of_leading_zeros_is_the_port_it_names() -> None:
+    """Go's Atoi reads "000…080" as 80; Python's int() refused it and /validate crashed."""
+    port = "0" * 5000 + "80"
+    endpoint = {**_ENDPOINT["ingress"][0], "defaultEndpoint": f"127.0.0.1:{port}"}
+    outcome = validator.validate_object(_resource("Sidecar", {"ingress": [endpoint]}), "ns")
+    assert outcome.allowed, outcome.message
