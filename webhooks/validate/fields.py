@@ -67,11 +67,17 @@ def is_ip(text: str) -> bool:
 
 
 def is_cidr(text: str) -> bool:
+    """Go's CIDR parsers: address/bits, bits in decimal. Python also takes a netmask
+    (10.0.0.0/255.0.0.0) and leading zeros (/08), which Go refuses."""
+    _, slash, bits = text.partition("/")
+    leading_zero = len(bits) > 1 and bits[0] == "0"
+    if not slash or not bits.isascii() or not bits.isdigit() or leading_zero:
+        return False
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
         return False
-    return "/" in text
+    return True
 
 
 @lru_cache(maxsize=4096)

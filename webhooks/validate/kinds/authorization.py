@@ -82,6 +82,11 @@ def validate(spec: AuthorizationPolicy, meta: Meta) -> Verdict:
     return v
 
 
+def _go_name(alias: str) -> str:
+    """The field as Istio's messages name it: the Go field (Principals, NotPaths)."""
+    return alias[:1].upper() + alias[1:]
+
+
 def _check_values(v: Verdict, values: Sequence[str], what: str, path: str, kind: str = "") -> None:
     if kind == "ip":
         for message in attributes.ip_errors(values):
@@ -127,9 +132,10 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
         values: list[str] = getattr(source, name)
         if not values:
             continue
-        what = Source.model_fields[name].alias or name
+        alias = Source.model_fields[name].alias or name
+        what = _go_name(alias)
         kind = "ip" if "ip_blocks" in name else "account" if "service_accounts" in name else ""
-        _check_values(v, values, what, f"{path}.{what}", kind)
+        _check_values(v, values, what, f"{path}.{alias}", kind)
         if "trust_domains" in name:
             for domain in values:
                 if "/" in domain:
@@ -150,9 +156,9 @@ def _check_operation(v: Verdict, operation: Operation, path: str) -> None:
     for name in Operation.model_fields:
         values: list[str] = getattr(operation, name)
         if values:
-            what = Operation.model_fields[name].alias or name
+            alias = Operation.model_fields[name].alias or name
             kind = "port" if "ports" in name else "path" if "paths" in name else ""
-            _check_values(v, values, what, f"{path}.{what}", kind)
+            _check_values(v, values, _go_name(alias), f"{path}.{alias}", kind)
 
 
 def _check_condition(v: Verdict, condition: Condition, action: str, path: str) -> None:

@@ -88,7 +88,7 @@ def check_server(v: Verdict, server: Server, path: str, converted: bool) -> None
     if not server.bind.startswith("unix://"):
         check_port(v, port.number, f"{path}.port.number")
     if port.target_port:
-        v.warn("targetPort has no impact on Gateways", f"{path}.port.targetPort")
+        v.error("targetPort has no impact on Gateways", f"{path}.port.targetPort")
     if not port.name:
         v.error(f"port name must be set: {port.number}", f"{path}.port.name")
     _check_bind(v, server.bind, port.number, f"{path}.bind")

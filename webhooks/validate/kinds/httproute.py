@@ -250,13 +250,16 @@ def _check_redirect(v: Verdict, redirect: HTTPRedirect, path: str) -> None:
         redirect.port,
         redirect.derive_port,
     )
+    # Istio's validateHTTPRedirect stops at its first error.
+    code = redirect.redirect_code
     if not any(targets):
         v.error("redirect must specify URI, authority, scheme, or port", path)
-    code = redirect.redirect_code
-    if code and not 300 <= code <= 399:
+    elif code and not 300 <= code <= 399:
         v.error(f"{code} is not a valid redirect code, must be 3xx", f"{path}.redirectCode")
-    if redirect.scheme not in ("", "http", "https"):
+    elif redirect.scheme not in ("", "http", "https"):
         v.error('invalid redirect scheme, must be "http" or "https"', f"{path}.scheme")
+    elif redirect.port and (problem := fields.port_error(redirect.port)):
+        v.error(problem, f"{path}.port")
 
 
 def _check_rewrite(v: Verdict, rewrite: HTTPRewrite, path: str) -> None:

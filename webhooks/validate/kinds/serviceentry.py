@@ -58,10 +58,10 @@ def _check_hosts(v: Verdict, spec: ServiceEntry, resolution: str) -> None:
         if host == "*":
             v.error("invalid host *", path)
             continue
+        if problem := fields.wildcard_domain_error(host):
+            v.error(problem, path)
         if host.startswith("*") and not host.startswith("*.") and resolution != "DYNAMIC_DNS":
             v.warn(f"partial wildcard {fields.go_quote(host)} not allowed", path)
-        elif problem := fields.wildcard_domain_error(host):
-            v.error(problem, path)
         if resolution == "DYNAMIC_DNS" and not host.startswith("*"):
             v.error("host must be wildcarded for resolution mode DYNAMIC_DNS", path)
         if resolution in ("DNS", "DNS_ROUND_ROBIN") and not spec.endpoints and "*" in host:
@@ -136,6 +136,12 @@ def _check_endpoints(v: Verdict, spec: ServiceEntry, resolution: str) -> None:
                     f"endpoint address {fields.go_quote(address)} is not a valid IP address",
                     f"{path}.address",
                 )
+        elif resolution in ("DNS", "DNS_ROUND_ROBIN") and address.startswith("unix://"):
+            # Istio checks DNS endpoints as an IP or an FQDN only: a socket is neither.
+            v.error(
+                f"endpoint address {fields.go_quote(address)} is not a valid FQDN or an IP address",
+                f"{path}.address",
+            )
         elif address:
             workload.check_address(v, address, bool(endpoint.ports), f"{path}.address")
         if address.startswith("unix://") and len(spec.ports) != 1:

@@ -226,12 +226,17 @@ def _check_failover(v: Verdict, failovers: list[Failover], path: str) -> None:
 def _check_client_tls(v: Verdict, tls: ClientTLSSettings, path: str, namespace: str) -> None:
     if problem := _configmap_credential_error(tls.credential_name, namespace):
         v.error(f"invalid configmap:// credentialName: {problem}", f"{path}.credentialName")
-    if tls.insecure_skip_verify and (
-        tls.ca_certificates or tls.credential_name or tls.subject_alt_names
-    ):
+    # By mode, as Istio: in MUTUAL, credentialName may hold only the client certificate.
+    verified = tls.ca_certificates or tls.subject_alt_names
+    if tls.insecure_skip_verify and tls.mode == "SIMPLE" and (verified or tls.credential_name):
         v.error(
             "cannot specify CaCertificates or CredentialName or SubjectAltNames when "
             "InsecureSkipVerify is set true",
+            path,
+        )
+    elif tls.insecure_skip_verify and tls.mode == "MUTUAL" and verified:
+        v.error(
+            "cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true",
             path,
         )
     if tls.mode not in ("SIMPLE", "MUTUAL"):
