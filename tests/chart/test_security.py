@@ -313,4 +313,72 @@ def test_a_pre_stop_sleep_below_the_grace_period_renders(sleep: int, grace: int)
     values = {"preStopSleepSeconds": sleep, "terminationGracePeriodSeconds": grace}
     pod = one(render(values), "Deployment")["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] == grace
-    assert pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] == sleep
+    if sleep == 0:  # no hook: a zero sleep is refused before Kubernetes 1.33
+        assert "lifecycle" not in pod["containers"][0]
+    else:
+        assert pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] == sleep
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"replicaCount": 1},
+            "podDisruptionBudget.minAvailable (1) must be below replicaCount (1)",
+        ),
+        (
+            {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3}},
+            "podDisruptionBudget.minAvailable (1) must be below autoscaling.minReplicas (1)",
+        ),
+        (
+            {"podDisruptionBudget": {"minAvailable": "100%"}},
+            "podDisruptionBudget.minAvailable (100%) must be below replicaCount (2)",
+        ),
+    ],
+)
+def test_a_disruption_budget_no_eviction_can_meet_is_refused(
+    values: dict[str, Any], message: str
+) -> None:
+    """It would block every node drain: kubectl drain waits forever."""
+    with pytest.raises(helm.HelmRenderError) as raised:
+        render(values)
+    assert message in str(raised.value)
+    assert "set podDisruptionBudget.enabled: false" in str(raised.value)
+
+
+def test_one_replica_renders_without_a_disruption_budget() -> None:
+    documents = render({"replicaCount": 1, "podDisruptionBudget": {"enabled": False}})
+    assert not [d for d in documents if d.kind == "PodDisruptionBudget"]
+
+
+def test_the_scrape_port_annotation_follows_the_server_port() -> None:
+    annotations = one(render({"port": 8443}), "Deployment")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert annotations["prometheus.io/port"] == "8443"
+    own = {"podAnnotations": {"prometheus.io/port": "9999"}}
+    pod = one(render(own), "Deployment")["spec"]["template"]["metadata"]
+    assert pod["annotations"]["prometheus.io/port"] == "9999"
+
+
+def test_revision_default_is_refused_with_what_to_write_instead() -> None:
+    with pytest.raises(helm.HelmRenderError) as raised:
+        render({"revision": "default"})
+    assert 'revision: "default" is the default revision\'s name; leave revision empty' in str(
+        raised.value
+    )
+
+
+def test_extra_peers_join_the_network_policy() -> None:
+    """konnectivity's agents (or anything an ipBlock cannot name) are let in by selector."""
+    konnectivity = {"namespaceSelector": {"matchLabels": {"k": "v"}}, "podSelector": {}}
+    values = {
+        "networkPolicy": {
+            "enabled": True,
+            "apiserverCIDRs": ["10.0.0.0/8"],
+            "extraFrom": [konnectivity],
+        }
+    }
+    [ingress] = one(render(values), "NetworkPolicy")["spec"]["ingress"]
+    assert ingress["from"][0] == {"ipBlock": {"cidr": "10.0.0.0/8"}}
+    assert ingress["from"][-1] == konnectivity

@@ -88,6 +88,10 @@ def test_every_documented_value_is_in_the_schema() -> None:
         ({"inject": {"proxyResources": {"limits": {"cpu": "lots"}}}}, "limits/cpu"),
         ({"inject": {"proxyImage": ""}}, "at '/inject/proxyImage'"),
         ({"replicas": 3}, "additional properties 'replicas' not allowed"),
+        (
+            {"networkPolicy": {"enabled": True, "apiserverCIDRs": ["10.0.0.1"]}},
+            "at '/networkPolicy/apiserverCIDRs/0'",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_the_offending_key(

@@ -6,6 +6,9 @@
 
 {{/* The revision as Istio writes it in labels: "" is "default". */}}
 {{- define "mesh-webhooks.revision" -}}
+{{- if eq .Values.revision "default" -}}
+{{- fail "revision: \"default\" is the default revision's name; leave revision empty (\"\") for it" -}}
+{{- end -}}
 {{- .Values.revision | default "default" -}}
 {{- end -}}
 
