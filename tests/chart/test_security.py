@@ -382,3 +382,11 @@ def test_extra_peers_join_the_network_policy() -> None:
     [ingress] = one(render(values), "NetworkPolicy")["spec"]["ingress"]
     assert ingress["from"][0] == {"ipBlock": {"cidr": "10.0.0.0/8"}}
     assert ingress["from"][-1] == konnectivity
+
+
+def test_an_autoscaler_with_min_above_max_is_refused() -> None:
+    with pytest.raises(helm.HelmRenderError) as raised:
+        render({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}})
+    assert "autoscaling.minReplicas (5) must not be above autoscaling.maxReplicas (2)" in str(
+        raised.value
+    )

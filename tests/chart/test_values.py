@@ -92,6 +92,18 @@ def test_every_documented_value_is_in_the_schema() -> None:
             {"networkPolicy": {"enabled": True, "apiserverCIDRs": ["10.0.0.1"]}},
             "at '/networkPolicy/apiserverCIDRs/0'",
         ),
+        (
+            {"podDisruptionBudget": {"minAvailable": "abc"}},
+            "at '/podDisruptionBudget/minAvailable'",
+        ),
+        (
+            {"certificates": {"certManager": {"issuerRef": {"kind": "ClusterIssuer"}}}},
+            "missing property 'name'",
+        ),
+        (
+            {"webhook": {"injection": {"excludedNamespaces": ["Bad_NS"]}}},
+            "at '/webhook/injection/excludedNamespaces/0'",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_the_offending_key(
