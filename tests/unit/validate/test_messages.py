@@ -4,9 +4,11 @@ rendered as Istio renders them (never as Python objects)."""
 from typing import Any
 
 import pytest
+from hypothesis import given, strategies as st
 
 from tests.unit.validate.corpus import case_documents
 from webhooks.validate import validator
+from webhooks.validate.kinds import headers
 
 
 def virtual_service(http: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,3 +102,12 @@ def test_a_port_with_thousands_of_leading_zeros_is_the_port_it_names() -> None:
     endpoint = {**_ENDPOINT["ingress"][0], "defaultEndpoint": f"127.0.0.1:{port}"}
     outcome = validator.validate_object(_resource("Sidecar", {"ingress": [endpoint]}), "ns")
     assert outcome.allowed, outcome.message
+
+
+@given(st.text(alphabet='%()[]," \\ab', max_size=30))
+def test_the_header_value_parser_answers_every_string(value: str) -> None:
+    """A message or None, never an exception; a value without an unescaped % is fine."""
+    problem = headers.format_error(value)
+    assert problem is None or problem.startswith("invalid header configuration. ")
+    if "%" not in value.replace("%%", ""):
+        assert problem is None

@@ -7,8 +7,63 @@ from webhooks.validate.models.virtualservice import HeaderOperations, Headers
 from webhooks.validate.verdict import Verdict
 
 _VALUE = re.compile(r"^[^\x00-\x08\x0A-\x1F\x7F]*$")
-# Envoy's header formatter: %% or %COMMAND% / %COMMAND(args)%; any other % is unescaped.
-_FORMAT_TOKEN = re.compile(r"%%|%[A-Z][A-Z0-9_]*(\([^%]*\))?(:[0-9]+)?%")
+_BAD = "invalid header configuration. "
+
+
+def format_error(value: str) -> str | None:
+    """Envoy's header-value formatter syntax, as Istio checks it (its port of Envoy's
+    header_parser): `%%`, `%NAME%`, `%NAME(args)%` where args run to the first `)` or are a
+    JSON-like array of strings `(["a", "b"])`. None, or Istio's message."""
+    state, index = "literal", 0
+    while index < len(value):
+        char, more = value[index], index + 1 < len(value)
+        if state == "literal":
+            if char == "%":
+                if not more:
+                    return _BAD + "Un-escaped %"
+                if value[index + 1] == "%":
+                    index += 1  # an escaped %
+                else:
+                    state = "name"
+        elif state == "name":
+            state = "literal" if char == "%" else "array?" if char == "(" else state
+        elif state == "array?":  # spaces, then "[" or a bare argument
+            state = "string?" if char == "[" else state if char == " " else "string"
+        elif state == "string?":  # spaces, then the opening quote
+            if char == '"':
+                state = "string"
+            elif char != " ":
+                return _BAD + "Expecting '\"'"
+        elif state == "string":  # to the closing quote; a ")" ends a bare argument
+            if char == "\\":
+                if not more:
+                    return _BAD + "Un-terminated backslash in JSON string"
+                index += 1
+            elif char == ")":
+                state = "%"
+            elif char == '"':
+                state = ",]"
+        elif state == ",]":
+            if char == ",":
+                state = "string?"
+            elif char == "]":
+                state = ")"
+            elif char != " ":
+                return _BAD + "Expecting ',', ']', or whitespace"
+        elif state == ")":
+            if char == ")":
+                state = "%"
+            elif char != " ":
+                # Istio's text, its placeholders unfilled
+                return _BAD + "Expecting ')' or whitespace after '{}', but found '{}'"
+        elif char == "%":  # state "%": the closing % of %NAME(...)%
+            state = "literal"
+        elif char != " ":
+            return _BAD + "Expecting '%' or whitespace after"
+        index += 1
+    if state != "literal":
+        return _BAD + f"Un-terminated variable expression '{value}'"
+    return None
 
 
 def check_headers(v: Verdict, headers: Headers, path: str) -> None:
@@ -64,6 +119,5 @@ def _check_name(v: Verdict, name: str, path: str) -> None:
 def _check_value(v: Verdict, value: str, path: str) -> None:
     if not _VALUE.match(value):
         v.error(f"header value configuration {value} is invalid", path)
-        return
-    if "%" in _FORMAT_TOKEN.sub("", value):
-        v.error("header value configuration: invalid header configuration. Un-escaped %", path)
+    elif problem := format_error(value):
+        v.error(f"header value configuration: {problem}", path)
