@@ -1,5 +1,7 @@
 """DestinationRule traffic policies: load balancing, connection pools, outlier detection, TLS."""
 
+from collections.abc import Iterable
+
 from webhooks.validate import fields
 from webhooks.validate.kinds.common import check_duration, check_port
 from webhooks.validate.models.destinationrule import (
@@ -175,41 +177,72 @@ def _check_load_balancer(v: Verdict, balancer: LoadBalancerSettings, path: str) 
         _check_failover(v, balancer.zone_aware_lb_setting.failover, f"{path}.zoneAwareLbSetting")
 
 
+_TOPOLOGY_LABELS = (
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+)
+
+
 def _check_locality(v: Verdict, setting: LocalityLoadBalancerSetting, path: str) -> None:
+    """Istio's ValidateLocalityLbSetting, in its order; it stops at the first error of the
+    failover labels and of the weights."""
     if setting.distribute and setting.failover:
         v.error("can not simultaneously specify 'distribute' and 'failover'", path)
         return
-    seen: list[str] = []
-    for rule in setting.distribute:
-        where = f"{path}.distribute"
-        if rule.from_.count("*") > 1 or ("*" in rule.from_ and not rule.from_.endswith("*")):
-            v.error(
-                f"locality {rule.from_} wildcard '*' number can not exceed 1 and must be in the "
-                "end",
-                where,
-            )
-        for locality in (rule.from_, *rule.to):
-            if locality != "*" and "" in locality.split("/"):
-                v.error(
-                    f"locality {locality} must not contain empty region/zone/subzone info", where
-                )
-        if rule.from_ in seen:
-            v.error(f"locality {rule.from_} overlap with previous specified ones", where)
-        seen.append(rule.from_)
-        if any(not 1 <= weight <= 100 for weight in rule.to.values()):
-            v.error("locality weight must be in range [1, 100]", where)
-        total = sum(rule.to.values())
-        if total != 100:
-            v.error(f"total locality weight {total} != 100", where)
-    _check_failover(v, setting.failover, path)
-    if setting.failover and setting.failover_priority:
+    if setting.failover:
         for label in setting.failover_priority:
-            if label == "topology.kubernetes.io/region":
+            if label in _TOPOLOGY_LABELS:
                 v.error(
                     f"can not simultaneously set 'failover' and topology label '{label}' in "
                     "'failover_priority'",
                     path,
                 )
+                return
+    where = f"{path}.distribute"
+    for rule in setting.distribute:
+        if any(not 1 <= weight <= 100 for weight in rule.to.values()):
+            v.error("locality weight must be in range [1, 100]", where)
+            return
+        if (total := sum(rule.to.values())) != 100:
+            v.error(f"total locality weight {total} != 100", where)
+            return
+        if problem := _localities_error(rule.to):
+            v.error(problem, where)
+    if problem := _localities_error([rule.from_ for rule in setting.distribute]):
+        v.error(problem, where)
+    _check_failover(v, setting.failover, path)
+
+
+def _localities_error(localities: Iterable[str]) -> str | None:
+    """Istio's validateLocalities: a wildcard only once and last, no empty part, and no
+    locality that one before it already covers (region1/* covers region1/zone1)."""
+    covered: dict[str, dict[str, set[str]]] = {}  # region -> zone -> subzones; "*" covers all
+    for locality in localities:
+        overlap = f"locality {locality} overlap with previous specified ones"
+        stars = locality.count("*")
+        if stars > 1 or (stars and not locality.endswith("*")):
+            return (
+                f"locality {locality} wildcard '*' number can not exceed 1 and must be in the end"
+            )
+        if "*" in covered:
+            return overlap
+        parts = locality.split("/", 2)
+        if "" in parts:
+            return f"locality {locality} must not contain empty region/zone/subzone info"
+        region, zone, subzone = (*parts, "*", "*")[:3]
+        zones = covered.get(region)
+        if zones is None:
+            covered[region] = {zone: {subzone}}
+        elif len(parts) == 1 or "*" in zones:
+            return overlap
+        elif zone not in zones:
+            zones[zone] = {subzone}
+        elif len(parts) == 2 or "*" in zones[zone] or subzone in zones[zone]:
+            return overlap
+        else:
+            zones[zone].add(subzone)
+    return None
 
 
 def _check_failover(v: Verdict, failovers: list[Failover], path: str) -> None:
