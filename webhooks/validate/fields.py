@@ -5,6 +5,7 @@ Each check returns Istio's error text (or None) so callers decide the field path
 
 import ipaddress
 import re
+import string
 from functools import lru_cache
 
 import re2
@@ -191,6 +192,33 @@ def wildcard_domain_error(domain: str) -> str | None:
     if len(first) > 63 or not _WILDCARD_LABEL.fullmatch(first):
         return f"domain name {go_quote(domain)} invalid (label {go_quote(first)} invalid)"
     return _dns1123_labels_error(rest) if dot else None
+
+
+_OUTBOUND_SNI_FORMAT = "outbound_.<port>_._.<hostname>"
+
+
+def gateway_bound_domain_error(domain: str, sni: bool) -> str | None:
+    """Istio's ValidateWildcardDomainForVirtualServiceBoundToGateway: as wildcard_domain_error,
+    but where SNI hosts are in play, the names Envoy generates for AUTO_PASSTHROUGH
+    (`outbound_.80_._.foo.example.com`) pass when their port holds a digit and their host a
+    letter."""
+    if problem := _domain_length_error(domain):
+        return problem
+    if not (sni and domain.startswith("outbound_")):
+        return wildcard_domain_error(domain)
+    parts = domain.split("_")
+    if len(parts) < 4:
+        return f"domain name {domain} invalid, should follow '{_OUTBOUND_SNI_FORMAT}' format"
+    direction, port, hostname = parts[0], parts[1].strip("."), parts[3].strip(".")
+    if direction != "outbound":
+        return f"domain name {go_quote(domain)} invalid (label {go_quote(direction)} invalid)"
+    for label, wanted in ((port, "0123456789"), (hostname, string.ascii_letters)):
+        if not any(char in wanted for char in label):
+            return (
+                f"domain name {go_quote(domain)} invalid (label {go_quote(label)} invalid). "
+                f"should follow {_OUTBOUND_SNI_FORMAT} format"
+            )
+    return None
 
 
 @lru_cache(maxsize=4096)

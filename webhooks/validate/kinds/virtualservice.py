@@ -33,7 +33,8 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
     if delegate:
         _check_delegate(v, spec)
     bound_to_mesh = not spec.gateways or MESH in spec.gateways
-    _check_hosts(v, spec.hosts, bound_to_mesh)
+    sni = any(match.sni_hosts for tls in spec.tls for match in tls.match)
+    _check_hosts(v, spec.hosts, bound_to_mesh, sni)
     if spec.export_to:
         check_export_to(v, spec.export_to, meta.namespace)
     if spec.gateways:
@@ -48,7 +49,7 @@ def validate(spec: VirtualService, meta: Meta) -> Verdict:
         path = f"spec.http[{index}]"
         httproute.check_route(v, route, path, delegate, claims_refused)
     for index, tls in enumerate(spec.tls):
-        _check_tls_route(v, tls, spec.hosts, f"spec.tls[{index}]")
+        _check_tls_route(v, tls, spec.hosts, MESH not in spec.gateways, f"spec.tls[{index}]")
     for index, tcp in enumerate(spec.tcp):
         _check_tcp_route(v, tcp, f"spec.tcp[{index}]")
     unreachable.check_http(v, spec.http)
@@ -68,16 +69,26 @@ def _check_delegate(v: Verdict, spec: VirtualService) -> None:
         v.error("delegate virtual service must have no tcp route specified", "spec.tcp")
 
 
-def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool) -> None:
+def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool, sni: bool) -> None:
+    """Istio's order: each host, with the gateway-bound parser off the mesh (where Envoy's
+    outbound_ SNI names pass), then duplicates, only once every host is valid."""
+    valid = True
     for index, host in enumerate(hosts):
         path = f"spec.hosts[{index}]"
-        if host == "*" and bound_to_mesh:
+        if bound_to_mesh:
+            problem = fields.wildcard_domain_error(host)
+        else:
+            problem = fields.gateway_bound_domain_error(host, sni)
+        if problem and not fields.is_ip(host):
+            v.error(problem, path)
+            valid = False
+        elif not problem and host == "*" and bound_to_mesh:
             v.error(
                 "wildcard host * is not allowed for virtual services bound to the mesh gateway",
                 path,
             )
-        elif problem := fields.wildcard_domain_or_ip_error(host):
-            v.error(problem, path)
+            valid = False
+    for index, host in enumerate(hosts if valid else ()):
         for other in hosts[index + 1 :]:
             if hosts_overlap(host, other):
                 v.error(f"duplicate hosts in virtual service: {host} & {other}", "spec.hosts")
@@ -97,7 +108,9 @@ def _check_route_destinations(
         v.error("total destination weight = 0", f"{path}.route")
 
 
-def _check_tls_route(v: Verdict, tls: TLSRoute, hosts: list[str], path: str) -> None:
+def _check_tls_route(
+    v: Verdict, tls: TLSRoute, hosts: list[str], gateway_bound: bool, path: str
+) -> None:
     if not tls.match:
         v.error("TLS route must have at least one match condition", path)
     for index, match in enumerate(tls.match):
@@ -105,24 +118,28 @@ def _check_tls_route(v: Verdict, tls: TLSRoute, hosts: list[str], path: str) -> 
         if not match.sni_hosts:
             v.error("TLS match must have at least one SNI host", where)
         for sni in match.sni_hosts:
-            _check_sni(v, sni, hosts, f"{where}.sniHosts")
+            _check_sni(v, sni, hosts, gateway_bound, f"{where}.sniHosts")
         _check_l4(v, match.destination_subnets, match.port, where)
         check_sources(v, match.source_labels, match.gateways, where)
     _check_route_destinations(v, tls.route, path, "TLS route is required")
 
 
-def _check_sni(v: Verdict, sni: str, hosts: list[str], path: str) -> None:
-    if fields.is_ip(sni):
+def _check_sni(v: Verdict, sni: str, hosts: list[str], gateway_bound: bool, path: str) -> None:
+    """Istio's validateSniHost. Its "bound to a gateway" is "no mesh among the gateways", so a
+    VirtualService with no gateways at all reads Envoy's outbound_ names too."""
+    if gateway_bound:
+        problem = fields.gateway_bound_domain_error(sni, sni=True)
+    else:
+        problem = fields.wildcard_domain_error(sni)
+    if problem and fields.is_ip(sni):
         v.warn(
             f"using an IP address ({fields.go_quote(sni)}) goes against SNI spec and most "
             "clients do not support this",
             path,
         )
         return
-    if problem := fields.wildcard_domain_error(sni):
+    if problem:
         v.error(problem, path)
-        return
-    if sni.startswith("outbound_."):
         return
     if hosts and not any(host_covers(host, sni) for host in hosts):
         v.error(
