@@ -227,12 +227,10 @@ def _resources(annotations: Mapping[str, str], config: InjectConfig) -> dict[str
         if key in annotations:
             resources[kind][resource] = _quantity(key, annotations[key])
     for resource, (request_key, limit_key) in _REQUEST_AND_LIMIT.items():
+        if request_key not in annotations and limit_key not in annotations:
+            continue  # the defaults alone were checked when the config loaded
         request, limit = resources["requests"].get(resource), resources["limits"].get(resource)
-        if (
-            request is None
-            or limit is None
-            or (request_key not in annotations and limit_key not in annotations)
-        ):
+        if request is None or limit is None:
             continue
         if formats.quantity_amount(request) <= formats.quantity_amount(limit):
             continue

@@ -121,7 +121,7 @@ class InjectConfig(_Model):
     """Everything the injector needs that is not in the pod. See docs/injection.md."""
 
     policy: Literal["enabled", "disabled"] = "enabled"
-    revision: LabelValue = "default"
+    revision: LabelValue = mesh.DEFAULT_REVISION
     proxy_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
     init_image: str = Field(default="ghcr.io/mesh-webhooks/proxy:0.1.0", min_length=1)
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None

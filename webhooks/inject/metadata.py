@@ -71,7 +71,7 @@ def _status_json(
         "containers": list(containers) or None,
         "volumes": list(volumes) or None,
         "imagePullSecrets": None,
-        "revision": revision or "default",
+        "revision": revision or mesh.DEFAULT_REVISION,
     }
     return jsontext.compact(document)
 
@@ -112,5 +112,5 @@ def apply(
         for key in (mesh.DEFAULT_CONTAINER_ANNOTATION, mesh.DEFAULT_LOGS_CONTAINER_ANNOTATION):
             if key not in annotations:
                 edit.put(annotations, ANNOTATIONS, key, first_app)
-    edit.put(annotations, ANNOTATIONS, mesh.REVISION_LABEL, revision or "default")
+    edit.put(annotations, ANNOTATIONS, mesh.REVISION_LABEL, revision or mesh.DEFAULT_REVISION)
     edit.put(annotations, ANNOTATIONS, mesh.STATUS_ANNOTATION, status)

@@ -18,6 +18,7 @@ from webhooks.inject.annotations import (
 )
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.patch import Operation, PodEdit, make_patch
+from webhooks.proxy import proxy_config
 
 INJECTED = frozenset({mesh.PROXY_CONTAINER, mesh.INIT_CONTAINER})
 
@@ -63,14 +64,16 @@ def _env_entry(proxy: dict[str, Any] | None, name: str) -> dict[str, Any] | None
 
 
 def _previous_status_port(proxy: dict[str, Any] | None, default: int) -> int:
-    """The status port the previous injection pointed probes and Prometheus at (its
-    PROXY_CONFIG's statusPort): the pod's or the config's may have changed since."""
+    """The status port the previous injection pointed probes and Prometheus at, read from its
+    PROXY_CONFIG as its agent read it (the pod's or the config's may have changed since);
+    `default` where there is none, or one the agent could not have started with."""
     env = _env_entry(proxy, mesh.PROXY_CONFIG_ENV)
-    try:
-        port = yamlio.load_json(str(env.get("value", ""))).get("statusPort") if env else None
-    except (ValueError, AttributeError):
+    if env is None:
         return default
-    return port if type(port) is int and 0 < port < 65536 else default
+    try:
+        return proxy_config.parse(str(env.get("value", ""))).status_port
+    except proxy_config.ProxyConfigError:
+        return default
 
 
 def _previous_record(proxy: dict[str, Any] | None, name: str) -> dict[str, Any] | None:

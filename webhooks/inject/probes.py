@@ -156,6 +156,7 @@ def encode(probers: Probers) -> str:
 
 _PROBE_FIELDS: dict[str, str] = {kind: field for field, kind in PROBES}
 _HOOK_FIELDS: dict[str, str] = {kind: field for field, kind in HOOKS}
+_KINDS = (*_PROBE_FIELDS, *_HOOK_FIELDS)
 
 
 def _holder(container: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -193,12 +194,9 @@ def still_on_agent(containers: Iterable[dict[str, Any]], status_port: int) -> st
     """The agent path of the first probe or hook that still points at the agent on
     `status_port` (after `restore`), or None."""
     for container in containers:
-        lifecycle = container.get("lifecycle")
-        hooks = lifecycle if isinstance(lifecycle, dict) else {}
-        holders = [container.get(field) for field, _ in PROBES]
-        holders += [hooks.get(field) for field, _ in HOOKS]
-        for holder in holders:
-            action = holder.get("httpGet") if isinstance(holder, dict) else None
+        for kind in _KINDS:
+            holder = _holder(container, kind)
+            action = holder.get("httpGet") if holder else None
             if not isinstance(action, dict) or action.get("port") != status_port:
                 continue
             path = action.get("path")

@@ -101,11 +101,9 @@ class MetricsMerger:
         parts = [self.own_metrics(), *(body for body, _ in results)]
         # OpenMetrics ends with "# EOF" and allows nothing after it: one at the very end, not
         # one per app (Prometheus would refuse the whole scrape, Envoy's metrics included).
-        eof = b""
-        for index, part in enumerate(parts):
-            if part.removesuffix(b"\n").endswith(_EOF):
-                parts[index], eof = part.removesuffix(b"\n").removesuffix(_EOF), _EOF + b"\n"
-        merged = b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts)
+        split = [_without_eof(part) for part in parts]
+        eof = _EOF + b"\n" if any(ended for _, ended in split) else b""
+        merged = b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p, _ in split)
         return merged + eof, content_type
 
     async def _scrape(
@@ -142,6 +140,12 @@ class MetricsMerger:
                 for source in ("envoy", "app")
             ]
         return ("\n".join(lines) + "\n").encode()
+
+
+def _without_eof(body: bytes) -> tuple[bytes, bool]:
+    """`body` without its OpenMetrics "# EOF" line, and whether it had one."""
+    text = body.removesuffix(b"\n")
+    return (text.removesuffix(_EOF), True) if text.endswith(_EOF) else (body, False)
 
 
 class _ScrapeFailed(Exception):
