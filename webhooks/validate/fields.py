@@ -72,7 +72,7 @@ def is_cidr(text: str) -> bool:
     (10.0.0.0/255.0.0.0) and leading zeros (/08), which Go refuses."""
     _, slash, bits = text.partition("/")
     leading_zero = len(bits) > 1 and bits[0] == "0"
-    if not slash or not bits.isascii() or not bits.isdigit() or leading_zero:
+    if not slash or numbers.whole_number(bits) is None or leading_zero:
         return False
     try:
         ipaddress.ip_network(text, strict=False)
@@ -99,10 +99,6 @@ def go_atoi(text: str) -> int | None:
     magnitude = numbers.whole_number(text.lstrip("+-")) or 0  # never None: _GO_INTEGER matched
     value = -magnitude if text.startswith("-") else magnitude
     return value if -(2**63) <= value < 2**63 else None
-
-
-def is_go_integer(text: str) -> bool:
-    return go_atoi(text) is not None
 
 
 def go_atoi_error(text: str) -> str | None:
@@ -153,7 +149,7 @@ def _dns1123_labels_error(domain: str) -> str | None:
     """Istio's ValidateDNS1123Labels: a numeric top-level domain first, then each label; an empty
     last label (a trailing dot) is allowed."""
     labels = domain.split(".")
-    if is_go_integer(labels[-1]):
+    if go_atoi(labels[-1]) is not None:
         return (
             f"domain name {go_quote(domain)} invalid "
             f"(top level domain {go_quote(labels[-1])} cannot be all-numeric)"
@@ -202,10 +198,10 @@ def gateway_bound_domain_error(domain: str, sni: bool) -> str | None:
     but where SNI hosts are in play, the names Envoy generates for AUTO_PASSTHROUGH
     (`outbound_.80_._.foo.example.com`) pass when their port holds a digit and their host a
     letter."""
-    if problem := _domain_length_error(domain):
-        return problem
     if not (sni and domain.startswith("outbound_")):
         return wildcard_domain_error(domain)
+    if problem := _domain_length_error(domain):
+        return problem
     parts = domain.split("_")
     if len(parts) < 4:
         return f"domain name {domain} invalid, should follow '{_OUTBOUND_SNI_FORMAT}' format"
@@ -219,11 +215,6 @@ def gateway_bound_domain_error(domain: str, sni: bool) -> str | None:
                 f"should follow {_OUTBOUND_SNI_FORMAT} format"
             )
     return None
-
-
-@lru_cache(maxsize=4096)
-def wildcard_domain_or_ip_error(host: str) -> str | None:
-    return None if is_ip(host) else wildcard_domain_error(host)
 
 
 @lru_cache(maxsize=4096)

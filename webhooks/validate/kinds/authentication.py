@@ -58,7 +58,7 @@ def _jwks_uri_error(uri: str) -> str | None:
     colon = host.find("]") + 1 if host.startswith("[") else host.rfind(":")
     port = host[colon:] if colon >= 0 else ""
     digits = port[1:]
-    if port and not (port[0] == ":" and (not digits or (digits.isascii() and digits.isdigit()))):
+    if port and not (port[0] == ":" and (not digits or numbers.whole_number(digits) is not None)):
         return f"parse {fields.go_quote(uri)}: invalid port {fields.go_quote(port)} after host"
     if parts.scheme not in ("http", "https"):
         return f"URI scheme {fields.go_quote(parts.scheme)} is not supported"

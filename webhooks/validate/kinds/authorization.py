@@ -23,16 +23,16 @@ _DENY_HTTP_ONLY = (
     "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the "
     "use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port"
 )
-# What the CUSTOM action cannot match on, in Istio's order and with Istio's (Go field) names.
+# What the CUSTOM action cannot match on, in Istio's order (its messages name the Go fields).
 _CUSTOM_UNSUPPORTED_SOURCES = (
-    ("namespaces", "From.Namespaces"),
-    ("not_namespaces", "From.NotNamespaces"),
-    ("service_accounts", "From.ServiceAccounts"),
-    ("not_service_accounts", "From.NotServiceAccounts"),
-    ("principals", "From.Principals"),
-    ("not_principals", "From.NotPrincipals"),
-    ("request_principals", "From.RequestPrincipals"),
-    ("not_request_principals", "From.NotRequestPrincipals"),
+    "namespaces",
+    "not_namespaces",
+    "service_accounts",
+    "not_service_accounts",
+    "principals",
+    "not_principals",
+    "request_principals",
+    "not_request_principals",
 )
 _CUSTOM_UNSUPPORTED_KEYS = frozenset(
     {"source.namespace", "source.serviceAccount", "source.principal"}
@@ -147,8 +147,9 @@ def _check_source(v: Verdict, source: Source, rule: int, action: str, path: str)
 
 
 def _check_custom_source(v: Verdict, source: Source, path: str) -> None:
-    for name, what in _CUSTOM_UNSUPPORTED_SOURCES:
+    for name in _CUSTOM_UNSUPPORTED_SOURCES:
         if getattr(source, name):
+            what = "From." + _go_name(Source.model_fields[name].alias or name)
             v.error(_CUSTOM_UNSUPPORTED.format(what), path)
 
 

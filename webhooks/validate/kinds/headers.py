@@ -14,6 +14,8 @@ def format_error(value: str) -> str | None:
     """Envoy's header-value formatter syntax, as Istio checks it (its port of Envoy's
     header_parser): `%%`, `%NAME%`, `%NAME(args)%` where args run to the first `)` or are a
     JSON-like array of strings `(["a", "b"])`. None, or Istio's message."""
+    if "%" not in value:  # the common case: nothing but literal text
+        return None
     state, index = "literal", 0
     while index < len(value):
         char, more = value[index], index + 1 < len(value)

@@ -75,10 +75,7 @@ def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool, sni: bool) -
     valid = True
     for index, host in enumerate(hosts):
         path = f"spec.hosts[{index}]"
-        if bound_to_mesh:
-            problem = fields.wildcard_domain_error(host)
-        else:
-            problem = fields.gateway_bound_domain_error(host, sni)
+        problem = fields.gateway_bound_domain_error(host, sni and not bound_to_mesh)
         if problem and not fields.is_ip(host):
             v.error(problem, path)
             valid = False
@@ -88,7 +85,9 @@ def _check_hosts(v: Verdict, hosts: list[str], bound_to_mesh: bool, sni: bool) -
                 path,
             )
             valid = False
-    for index, host in enumerate(hosts if valid else ()):
+    if not valid:
+        return
+    for index, host in enumerate(hosts):
         for other in hosts[index + 1 :]:
             if hosts_overlap(host, other):
                 v.error(f"duplicate hosts in virtual service: {host} & {other}", "spec.hosts")
@@ -127,10 +126,7 @@ def _check_tls_route(
 def _check_sni(v: Verdict, sni: str, hosts: list[str], gateway_bound: bool, path: str) -> None:
     """Istio's validateSniHost. Its "bound to a gateway" is "no mesh among the gateways", so a
     VirtualService with no gateways at all reads Envoy's outbound_ names too."""
-    if gateway_bound:
-        problem = fields.gateway_bound_domain_error(sni, sni=True)
-    else:
-        problem = fields.wildcard_domain_error(sni)
+    problem = fields.gateway_bound_domain_error(sni, sni=gateway_bound)
     if problem and fields.is_ip(sni):
         v.warn(
             f"using an IP address ({fields.go_quote(sni)}) goes against SNI spec and most "
