@@ -25,6 +25,7 @@ import httpx
 import jsonpatch
 
 from tests import servers
+from tests.labels import selects
 
 Object = dict[str, Any]
 ADMISSION = "/apis/admissionregistration.k8s.io/v1/"
@@ -285,7 +286,7 @@ class FakeKubeAPI:
         labels = body.get("metadata", {}).get("labels") or {}
         for configuration in configurations:
             for webhook in configuration.get("webhooks") or []:
-                if _selects(webhook.get("objectSelector"), labels):
+                if selects(webhook.get("objectSelector"), labels):
                     _admit(webhook, namespace, body)
         return 201, body
 
@@ -307,25 +308,6 @@ def _validate(resource: str, obj: Object) -> None:
             base64.b64decode(bundle, validate=True)
         if webhook.get("failurePolicy", "Fail") not in ("Fail", "Ignore"):
             raise ApiError(422, "Invalid", "webhooks[].failurePolicy: Unsupported value")
-
-
-def _selects(selector: Object | None, labels: dict[str, str]) -> bool:
-    """A label selector, as the apiserver reads one (matchLabels and matchExpressions)."""
-    selector = selector or {}
-    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
-        return False
-    for requirement in selector.get("matchExpressions") or []:
-        key, operator = requirement["key"], requirement["operator"]
-        values = requirement.get("values") or []
-        holds = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[operator]
-        if not holds:
-            return False
-    return True
 
 
 def _admit(webhook: Object, namespace: str, obj: Object) -> None:

@@ -316,13 +316,20 @@ def test_a_deleted_configuration_leaves_the_replicas_ready_for_the_other(
     other one calls: nothing calls us through a configuration that is gone."""
     replica = start()
     wait_until(lambda: is_ready(fake_api, replica), "readiness", replica)
-    kind = kube.VALIDATING if deleted == VALIDATING else kube.MUTATING
-    fake_api.delete(kind, deleted)
+    kinds = {MUTATING: kube.MUTATING, VALIDATING: kube.VALIDATING}
+    fake_api.delete(kinds[deleted], deleted)
     wait_until(
         lambda: "webhook configuration not found" in replica.output(), "the warning", replica
     )
     time.sleep(1.0)  # several polls of 0.3 s
-    assert readyz(replica, stored_ca(fake_api)) == 200
+    ca = stored_ca(fake_api)
+    assert readyz(replica, ca) == 200
+    assert ca is not None
+    samples = scrape(replica, ca)
+    # the gauge still says the deleted one is not in sync, for whoever alerts on it
+    for name, in_sync in ((deleted, 0), *((other, 1) for other in kinds if other != deleted)):
+        key = ("webhook_cabundle_in_sync", frozenset({("configuration", f"{kinds[name]}/{name}")}))
+        assert samples[key] == in_sync
 
 
 def serves_a_cert_from(replica: Replica, ca: issuing.KeyPair) -> bool:

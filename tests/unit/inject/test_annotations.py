@@ -285,12 +285,15 @@ def _injected_with_probes() -> dict[str, Any]:
     return copy.deepcopy(inject_pod(original, CONFIG, False).pod)  # parts are shared
 
 
-def _with_record(injected: dict[str, Any], env: str, value: str) -> dict[str, Any]:
+def _with_record(injected: dict[str, Any], env: str, value: str | None) -> dict[str, Any]:
+    """The injected pod with its proxy's env `env` set to `value`; None removes the entry."""
     entries = proxy(injected)["env"]
     assert [entry["name"] for entry in entries].count(env) == 1
-    for entry in entries:
-        if entry["name"] == env:
-            entry["value"] = value
+    entries[:] = [
+        {**entry, "value": value} if entry["name"] == env else entry
+        for entry in entries
+        if entry["name"] != env or value is not None
+    ]
     return injected
 
 
@@ -320,35 +323,30 @@ def test_a_proxy_record_that_cannot_be_read_is_refused_at_reinjection(
     assert response.audit_annotations == {"reason": "invalid-pod"}
 
 
-@pytest.mark.parametrize("entry", [1, {}, {"httpGet": "x"}, {"exec": {"command": ["true"]}}])
-def test_a_rewritten_probe_whose_record_cannot_be_read_is_refused(entry: Any) -> None:
-    record = json.dumps({"/app-health/app/readyz": entry})
+_NO_READABLE_PROBE = (
+    "sidecar injection refused: the previous injection's istio-proxy env ISTIO_KUBE_APP_PROBERS "
+    "has no readable probe for /app-health/app/readyz, so it cannot be restored"
+)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        # an entry that cannot be read
+        *(json.dumps({"/app-health/app/readyz": entry}) for entry in (1, {}, {"httpGet": "x"})),
+        json.dumps({"/app-health/app/readyz": {"exec": {"command": ["true"]}}}),
+        json.dumps({"/app-health/other/livez": {}}),  # no entry for the probe
+        None,  # no record at all
+    ],
+)
+def test_a_probe_left_on_the_agent_without_a_readable_entry_is_refused(
+    record: str | None,
+) -> None:
+    """Injected again, the probe would have nothing behind it: the pod would never be Ready."""
     injected = _with_record(_injected_with_probes(), mesh.APP_PROBERS_ENV, record)
     response = make_handler(lambda: CONFIG)(request(injected))
     assert response.status is not None
-    assert response.status.message == (
-        "sidecar injection refused: the previous injection's istio-proxy env "
-        "ISTIO_KUBE_APP_PROBERS has no readable probe for /app-health/app/readyz, so it cannot "
-        "be restored"
-    )
-
-
-@pytest.mark.parametrize("record", [json.dumps({"/app-health/other/livez": {}}), None])
-def test_a_probe_on_the_agent_with_no_entry_at_all_is_refused(record: str | None) -> None:
-    """Missing from the record, or the record missing: the agent has nothing to run for it."""
-    injected = _injected_with_probes()
-    if record is None:
-        entries = proxy(injected)["env"]
-        entries[:] = [e for e in entries if e["name"] != mesh.APP_PROBERS_ENV]
-    else:
-        _with_record(injected, mesh.APP_PROBERS_ENV, record)
-    response = make_handler(lambda: CONFIG)(request(injected))
-    assert response.status is not None
-    assert response.status.message == (
-        "sidecar injection refused: the previous injection's istio-proxy env "
-        "ISTIO_KUBE_APP_PROBERS has no readable probe for /app-health/app/readyz, so it cannot "
-        "be restored"
-    )
+    assert response.status.message == _NO_READABLE_PROBE
 
 
 def test_a_reinjection_after_the_status_port_moved_follows_it() -> None:

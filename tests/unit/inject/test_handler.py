@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -9,6 +10,7 @@ from tests.unit.inject.factories import pod, request
 from webhooks import mesh
 from webhooks.admission.responses import decoded_patch
 from webhooks.admission.review import AdmissionResponse, GroupVersionKind
+from webhooks.inject.annotations import UNSUPPORTED_ANNOTATIONS
 from webhooks.inject.config import InjectConfig
 from webhooks.inject.handler import make_handler
 from webhooks.inject.pod import inject_pod
@@ -356,7 +358,7 @@ _CLUSTERS = st.sampled_from([None, (1, 36)])
 
 @given(_CHANGES, st.sampled_from(_CONFIGS), _CLUSTERS)
 def test_no_pod_shape_makes_the_handler_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]],
+    changes: list[tuple[tuple[_Step, ...], Any]],
     config: InjectConfig,
     cluster: tuple[int, int] | None,
 ) -> None:
@@ -372,7 +374,7 @@ def test_no_pod_shape_makes_the_handler_fail(
 
 @given(_CHANGES, st.booleans(), st.sampled_from(_CONFIGS), _CLUSTERS)
 def test_no_shape_of_an_injected_pod_makes_reinjection_fail(
-    changes: list[tuple[tuple[str | int, ...], Any]],
+    changes: list[tuple[tuple[_Step, ...], Any]],
     native: bool,
     config: InjectConfig,
     cluster: tuple[int, int] | None,
@@ -462,6 +464,19 @@ DOCUMENTED_UNSUPPORTED = [
     "traffic.sidecar.istio.io/kubevirtInterfaces",
     "istio.io/reroute-virtual-interfaces",
 ]
+
+
+def test_the_documented_unsupported_annotations_are_the_injectors() -> None:
+    """docs/injection.md, this list and the code name the same annotations."""
+    assert set(DOCUMENTED_UNSUPPORTED) == UNSUPPORTED_ANNOTATIONS
+    docs = (Path(__file__).parents[3] / "docs" / "injection.md").read_text()
+    # written whole, or (after the first of a prefix) by its name alone
+    missing = [
+        key
+        for key in DOCUMENTED_UNSUPPORTED
+        if f"`{key}`" not in docs and f"`{key.rpartition('/')[2]}`" not in docs
+    ]
+    assert missing == []
 
 
 @pytest.mark.parametrize("annotation", DOCUMENTED_UNSUPPORTED)

@@ -25,12 +25,29 @@ class Seen:
     names: list[str] = field(default_factory=list)  # every header line's name, repeats kept
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`handler` serving on 127.0.0.1, in a thread, for the block; yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def app() -> Iterator[tuple[int, Seen]]:
     """An app on 127.0.0.1 answering 200, recording the last request as raw bytes."""
     seen = Seen()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(_Quiet):
         def do_GET(self) -> None:
             seen.path = self.path
             # http.server decodes header bytes as latin-1: encoding back gives the raw bytes.
@@ -41,15 +58,8 @@ def app() -> Iterator[tuple[int, Seen]]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield server.server_address[1], seen
-    server.shutdown()
-    server.server_close()
+    with _serving(Handler) as port:
+        yield port, seen
 
 
 def _probe(port: int, **action: object) -> AppProber:
@@ -168,7 +178,7 @@ def test_a_probe_header_the_kubelet_also_sent_reaches_the_app_once(
 def _metrics_app(body: bytes, content_type: str) -> Iterator[int]:
     """An app answering every GET with `body`."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(_Quiet):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", content_type)
@@ -176,16 +186,8 @@ def _metrics_app(body: bytes, content_type: str) -> Iterator[int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as port:
+        yield port
 
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
